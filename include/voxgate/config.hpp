@@ -1,0 +1,105 @@
+#pragma once
+// voxgate's configuration: one struct per component, defaults in the member
+// initializers. The loader (src/config/) fills them from the JSON file, then the
+// VOXGATE_* environment, then command-line flags, and validates every value with an
+// error that names the key path. Components receive their own struct, never JSON.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace voxgate {
+
+struct ServerConfig {
+    std::string listen_host = "0.0.0.0";
+    std::uint16_t listen_port = 8080;
+    unsigned threads = 0;  // 0 = std::thread::hardware_concurrency()
+};
+
+struct TlsConfig {
+    std::string cert_file;  // PEM certificate chain
+    std::string key_file;   // PEM private key
+    bool enabled() const { return !cert_file.empty() && !key_file.empty(); }
+};
+
+// Limits for everything a client can grow (style.md: one place, like uWS's WebSocketBehavior).
+struct LimitsConfig {
+    std::size_t max_message_bytes = 256 * 1024;       // inbound WebSocket message; over it -> close 1009
+    std::size_t send_queue_bytes = 1024 * 1024;       // bytes queued for one client; high-water mark
+    std::size_t max_http_header_bytes = 8 * 1024;     // over it -> 431
+    std::size_t max_http_body_bytes = 64 * 1024;      // over it -> 413
+    std::chrono::seconds idle_timeout{60};            // no frame (not even a pong) for this long -> close
+    std::chrono::seconds ping_interval{20};           // ping a connection silent for this long
+    double max_events_per_second = 50;                // client events; over it -> error, then 1008
+    std::size_t max_connections = 100000;             // across all shards; over it -> 503 on upgrade
+};
+
+struct WebSocketConfig {
+    bool permessage_deflate = false;  // zlib state costs hundreds of KB per connection
+};
+
+struct ShutdownConfig {
+    std::chrono::seconds drain_seconds{10};
+};
+
+struct LogConfig {
+    std::string level = "info";   // trace | debug | info | warn | error | critical | off
+    std::string format = "text";  // text | json
+};
+
+struct SessionsConfig {
+    std::chrono::seconds resume_ttl{300};
+    std::size_t max_history_chars = 32000;
+    bool barge_in = true;
+    std::string default_model = "gpt-4o-mini";  // model a session starts with when ?model= is absent
+    std::string instructions;                   // default system prompt
+    std::optional<int> max_output_tokens;       // default per-response cap
+};
+
+struct ProviderTimeouts {
+    std::chrono::milliseconds connect{3000};
+    std::chrono::milliseconds first_token{15000};
+    std::chrono::milliseconds idle{15000};
+    std::chrono::milliseconds total{120000};
+};
+
+struct ProviderConfig {
+    std::string name;                // key in "providers"
+    std::string kind;                // openai | anthropic | demo
+    std::string base_url;            // e.g. https://api.openai.com/v1
+    std::string api_key_env;         // name of the environment variable holding the key
+    std::string api_key_file;        // file whose trimmed content is the key (alternative to api_key_env)
+    std::string api_key;             // resolved at load time from api_key_env or api_key_file; never logged
+    std::string model;               // upstream model; empty = pass the client's model through
+    std::string ca_file;             // PEM bundle to trust instead of the system store
+    int max_retries = 2;             // before the first token only
+    ProviderTimeouts timeouts;
+    std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
+    std::string anthropic_version = "2023-06-01";
+    int default_max_tokens = 1024;   // Anthropic requires max_tokens
+    // demo provider only
+    double demo_tokens_per_second = 20;
+    std::chrono::milliseconds demo_first_token_delay{300};
+
+    // A provider that names an api_key_env whose variable is unset cannot be used.
+    bool usable() const { return kind == "demo" || api_key_env.empty() || !api_key.empty(); }
+};
+
+struct Config {
+    ServerConfig server;
+    TlsConfig tls;
+    LimitsConfig limits;
+    WebSocketConfig websocket;
+    ShutdownConfig shutdown;
+    LogConfig log;
+    SessionsConfig sessions;
+    std::vector<ProviderConfig> providers;
+    // client-visible model name (or "*") -> ordered provider names (fallback order)
+    std::map<std::string, std::vector<std::string>> routes;
+};
+
+}  // namespace voxgate

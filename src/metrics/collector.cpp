@@ -1,0 +1,228 @@
+#include "metrics/collector.hpp"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <prometheus/text_serializer.h>
+
+namespace voxgate::metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+    MetricFamily f;
+    f.name = std::move(name);
+    f.help = std::move(help);
+    f.type = type;
+    return f;
+}
+
+ClientMetric scalar(MetricType type, double value, std::vector<ClientMetric::Label> labels = {}) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    if (type == MetricType::Counter) m.counter.value = value;
+    else m.gauge.value = value;
+    return m;
+}
+
+template <class Read>
+void add_sum(std::vector<MetricFamily>& out, const std::vector<const ShardMetrics*>& shards, std::string name,
+             std::string help, MetricType type, Read read) {
+    double total = 0;
+    for (auto* shard : shards) total += static_cast<double>(read(*shard));
+    auto f = family(std::move(name), std::move(help), type);
+    f.metric.push_back(scalar(type, total));
+    out.push_back(std::move(f));
+}
+
+ClientMetric merged_histogram(const std::vector<const Histogram*>& parts, std::vector<ClientMetric::Label> labels) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    if (parts.empty()) return m;
+    auto bounds = parts.front()->upper_bounds();
+    std::vector<std::uint64_t> counts(bounds.size() + 1, 0);
+    for (auto* part : parts) {
+        auto snap = part->snapshot();
+        for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += snap.bucket_counts[i];
+        m.histogram.sample_count += snap.count;
+        m.histogram.sample_sum += snap.sum;
+    }
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        cumulative += counts[i];
+        double bound = i < bounds.size() ? bounds[i] : std::numeric_limits<double>::infinity();
+        m.histogram.bucket.push_back({cumulative, bound});
+    }
+    // Buckets are read one by one while shards keep writing: keep the count consistent
+    // with the +Inf bucket so the exposition is never self-contradictory.
+    m.histogram.sample_count = cumulative;
+    return m;
+}
+
+template <class Select>
+void add_histogram(std::vector<MetricFamily>& out, const std::vector<const ShardMetrics*>& shards, std::string name,
+                   std::string help, Select select) {
+    std::vector<const Histogram*> parts;
+    for (auto* shard : shards) parts.push_back(&select(*shard));
+    auto f = family(std::move(name), std::move(help), MetricType::Histogram);
+    f.metric.push_back(merged_histogram(parts, {}));
+    out.push_back(std::move(f));
+}
+
+}  // namespace
+
+Collector::Collector(std::vector<const ShardMetrics*> shards, std::vector<std::string> provider_names,
+                     std::function<std::size_t()> sessions_active)
+    : shards_(std::move(shards)), provider_names_(std::move(provider_names)), sessions_active_(std::move(sessions_active)) {}
+
+std::vector<MetricFamily> Collector::collect() const {
+    std::vector<MetricFamily> out;
+    add_sum(out, shards_, "voxgate_connections_active", "Open WebSocket connections.", MetricType::Gauge,
+            [](const ShardMetrics& s) { return s.connections_active.value(); });
+    add_sum(out, shards_, "voxgate_connections_total", "WebSocket connections accepted.", MetricType::Counter,
+            [](const ShardMetrics& s) { return s.connections_total.value(); });
+    add_sum(out, shards_, "voxgate_ws_messages_received_total", "WebSocket messages received from clients.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.ws_messages_received.value(); });
+    add_sum(out, shards_, "voxgate_ws_messages_sent_total", "WebSocket messages written to clients.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.ws_messages_sent.value(); });
+    add_sum(out, shards_, "voxgate_ws_bytes_sent_total", "WebSocket payload bytes written to clients.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.ws_bytes_sent.value(); });
+    {
+        auto f = family("voxgate_sessions_active", "Conversations held (live or resumable).", MetricType::Gauge);
+        f.metric.push_back(scalar(MetricType::Gauge, sessions_active_ ? static_cast<double>(sessions_active_()) : 0));
+        out.push_back(std::move(f));
+    }
+    {
+        auto f = family("voxgate_http_requests_total", "HTTP requests by path and status code.", MetricType::Counter);
+        for (std::size_t p = 0; p < http_path_count; ++p) {
+            std::vector<std::uint64_t> by_code(600, 0);
+            for (auto* shard : shards_)
+                shard->http_requests[p].for_each_nonzero([&](int code, std::uint64_t v) { by_code[code] += v; });
+            for (int code = 0; code < 600; ++code)
+                if (by_code[code])
+                    f.metric.push_back(scalar(MetricType::Counter, static_cast<double>(by_code[code]),
+                                              {{"code", std::to_string(code)},
+                                               {"path", http_path_label(static_cast<HttpPath>(p))}}));
+        }
+        out.push_back(std::move(f));
+    }
+    {
+        auto f = family("voxgate_responses_total", "Realtime responses by final status.", MetricType::Counter);
+        for (std::size_t s = 0; s < response_status_count; ++s) {
+            double total = 0;
+            for (auto* shard : shards_) total += static_cast<double>(shard->responses[s].value());
+            f.metric.push_back(scalar(MetricType::Counter, total,
+                                      {{"status", response_status_label(static_cast<ResponseStatus>(s))}}));
+        }
+        out.push_back(std::move(f));
+    }
+    add_histogram(out, shards_, "voxgate_response_first_token_seconds",
+                  "Client response.create to first delta written.",
+                  [](const ShardMetrics& s) -> const Histogram& { return s.response_first_token_seconds; });
+    add_histogram(out, shards_, "voxgate_response_duration_seconds", "Client response.create to response.done.",
+                  [](const ShardMetrics& s) -> const Histogram& { return s.response_duration_seconds; });
+    add_histogram(out, shards_, "voxgate_gateway_overhead_seconds",
+                  "First-token latency minus upstream first-byte latency, per response.",
+                  [](const ShardMetrics& s) -> const Histogram& { return s.gateway_overhead_seconds; });
+    add_sum(out, shards_, "voxgate_tokens_streamed_total", "Text deltas written to clients.", MetricType::Counter,
+            [](const ShardMetrics& s) { return s.tokens_streamed.value(); });
+    add_sum(out, shards_, "voxgate_sessions_resumed_total", "Sessions resumed by a reconnecting client.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.sessions_resumed.value(); });
+    add_sum(out, shards_, "voxgate_upstream_retries_total", "Upstream request retries (before the first token).",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.upstream_retries.value(); });
+    add_sum(out, shards_, "voxgate_upstream_fallbacks_total", "Responses moved to the next provider of a route.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.upstream_fallbacks.value(); });
+    {
+        auto requests = family("voxgate_upstream_requests_total",
+                               "Upstream requests by provider and HTTP status (0 = no HTTP response).",
+                               MetricType::Counter);
+        auto first_byte = family("voxgate_upstream_first_byte_seconds",
+                                 "Upstream request start to first response body byte.", MetricType::Histogram);
+        for (std::size_t p = 0; p < provider_names_.size(); ++p) {
+            std::vector<std::uint64_t> by_code(600, 0);
+            std::vector<const Histogram*> parts;
+            for (auto* shard : shards_) {
+                if (p >= shard->providers.size()) continue;
+                shard->providers[p].requests.for_each_nonzero([&](int code, std::uint64_t v) { by_code[code] += v; });
+                parts.push_back(&shard->providers[p].first_byte_seconds);
+            }
+            for (int code = 0; code < 600; ++code)
+                if (by_code[code])
+                    requests.metric.push_back(scalar(MetricType::Counter, static_cast<double>(by_code[code]),
+                                                     {{"code", std::to_string(code)}, {"provider", provider_names_[p]}}));
+            first_byte.metric.push_back(merged_histogram(parts, {{"provider", provider_names_[p]}}));
+        }
+        out.push_back(std::move(requests));
+        out.push_back(std::move(first_byte));
+    }
+    collect_process_metrics(out);
+    return out;
+}
+
+std::string Collector::scrape() const { return prometheus::TextSerializer{}.Serialize(collect()); }
+
+void collect_process_metrics(std::vector<MetricFamily>& out) {
+    static const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+    static const long page_size = ::sysconf(_SC_PAGESIZE);
+
+    // /proc/self/stat: fields after the parenthesised command name; see proc(5).
+    std::ifstream stat_file("/proc/self/stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+    auto close_paren = stat.rfind(')');
+    std::vector<std::string> fields;
+    if (close_paren != std::string::npos) {
+        std::istringstream rest(stat.substr(close_paren + 2));
+        for (std::string field; rest >> field;) fields.push_back(field);
+    }
+    // fields[0] is field 3 (state): utime = field 14, stime = 15, starttime = 22, vsize = 23, rss = 24.
+    auto field = [&](int number) -> double {
+        std::size_t index = static_cast<std::size_t>(number - 3);
+        return index < fields.size() ? std::strtod(fields[index].c_str(), nullptr) : 0.0;
+    };
+    double boot_time = 0;
+    {
+        std::ifstream proc_stat("/proc/stat");
+        for (std::string key; proc_stat >> key;) {
+            if (key == "btime") {
+                proc_stat >> boot_time;
+                break;
+            }
+        }
+    }
+    std::size_t open_fds = 0;
+    if (DIR* dir = ::opendir("/proc/self/fd")) {
+        while (auto* entry = ::readdir(dir))
+            if (entry->d_name[0] != '.') ++open_fds;
+        ::closedir(dir);
+        if (open_fds > 0) --open_fds;  // the directory stream's own descriptor
+    }
+    rlimit fd_limit{};
+    ::getrlimit(RLIMIT_NOFILE, &fd_limit);
+
+    auto add = [&](const char* name, const char* help, MetricType type, double value) {
+        auto f = family(name, help, type);
+        f.metric.push_back(scalar(type, value));
+        out.push_back(std::move(f));
+    };
+    add("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", MetricType::Counter,
+        (field(14) + field(15)) / static_cast<double>(ticks_per_second));
+    add("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge,
+        field(24) * static_cast<double>(page_size));
+    add("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge, field(23));
+    add("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, static_cast<double>(open_fds));
+    add("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge,
+        static_cast<double>(fd_limit.rlim_cur));
+    add("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", MetricType::Gauge,
+        boot_time + field(22) / static_cast<double>(ticks_per_second));
+}
+
+}  // namespace voxgate::metrics

@@ -1,0 +1,32 @@
+#pragma once
+// Turns every shard's ShardMetrics plus process figures into Prometheus text format
+// (prometheus-cpp's data model and TextSerializer), for the /metrics handler.
+// Called from any shard thread; it only reads relaxed atomics and /proc.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+
+#include "metrics/shard_metrics.hpp"
+
+namespace voxgate::metrics {
+
+class Collector {
+public:
+    Collector(std::vector<const ShardMetrics*> shards, std::vector<std::string> provider_names,
+              std::function<std::size_t()> sessions_active);
+
+    std::vector<prometheus::MetricFamily> collect() const;
+    std::string scrape() const;  // text/plain; version=0.0.4
+
+private:
+    std::vector<const ShardMetrics*> shards_;
+    std::vector<std::string> provider_names_;
+    std::function<std::size_t()> sessions_active_;
+};
+
+// process_* metrics of the Prometheus client conventions, read from /proc/self.
+void collect_process_metrics(std::vector<prometheus::MetricFamily>& out);
+
+}  // namespace voxgate::metrics

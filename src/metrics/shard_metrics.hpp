@@ -1,0 +1,121 @@
+#pragma once
+// Per-shard metric handles. Each shard thread updates its own ShardMetrics with
+// relaxed atomics (no lock, no label hashing on the hot path); the /metrics handler
+// sums all shards into prometheus-cpp families at scrape time (metrics/collector.hpp).
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace voxgate::metrics {
+
+class Counter {
+public:
+    void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+    std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> value_{0};
+};
+
+class Gauge {
+public:
+    void add(std::int64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+    void sub(std::int64_t n = 1) noexcept { value_.fetch_sub(n, std::memory_order_relaxed); }
+    std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::int64_t> value_{0};
+};
+
+// Fixed-bucket histogram written by one shard thread. Observations are per response,
+// never per token (style.md, "Metrics").
+class Histogram {
+public:
+    explicit Histogram(std::span<const double> upper_bounds);
+    void observe(double value) noexcept;
+
+    struct Snapshot {
+        std::vector<std::uint64_t> bucket_counts;  // non-cumulative, last = +Inf
+        std::uint64_t count = 0;
+        double sum = 0;
+    };
+    Snapshot snapshot() const;
+    std::span<const double> upper_bounds() const { return upper_bounds_; }
+
+private:
+    std::vector<double> upper_bounds_;
+    std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // upper_bounds_.size() + 1
+    std::atomic<std::uint64_t> count_{0};
+    std::atomic<double> sum_{0};
+};
+
+// Latency buckets in seconds, from 100 us to 30 s.
+std::span<const double> latency_buckets();
+
+enum class HttpPath : std::uint8_t { healthz, readyz, metrics, realtime, other };
+inline constexpr std::size_t http_path_count = 5;
+const char* http_path_label(HttpPath path);
+
+enum class ResponseStatus : std::uint8_t { completed, cancelled, incomplete, failed };
+inline constexpr std::size_t response_status_count = 4;
+const char* response_status_label(ResponseStatus status);
+
+// HTTP status codes are counted in a flat table indexed by code (100..599); scrape
+// emits only the non-zero ones, so label cardinality stays bounded by what happened.
+class StatusCodeCounters {
+public:
+    static constexpr int transport_error = 0;  // upstream: no HTTP status (connect/TLS/reset)
+    void inc(int status) noexcept { slots_[slot(status)].inc(); }
+    template <class Visit>
+    void for_each_nonzero(Visit&& visit) const {
+        for (std::size_t i = 0; i < slots_.size(); ++i)
+            if (auto v = slots_[i].value()) visit(i == 0 ? 0 : static_cast<int>(i) + 99, v);
+    }
+
+private:
+    static std::size_t slot(int status) noexcept {
+        return status >= 100 && status <= 599 ? static_cast<std::size_t>(status - 99) : 0;
+    }
+    std::array<Counter, 501> slots_;
+};
+
+struct ProviderMetrics {
+    StatusCodeCounters requests;  // voxgate_upstream_requests_total{provider,code}
+    Histogram first_byte_seconds{latency_buckets()};
+};
+
+struct alignas(64) ShardMetrics {
+    explicit ShardMetrics(std::size_t provider_count) : providers(provider_count) {}
+
+    // transport (issue: gateway core)
+    Gauge connections_active;  // open WebSocket connections
+    Counter connections_total;
+    Counter ws_messages_received;
+    Counter ws_messages_sent;
+    Counter ws_bytes_sent;
+    std::array<StatusCodeCounters, http_path_count> http_requests;
+    void http_request(HttpPath path, int status) noexcept {
+        http_requests[static_cast<std::size_t>(path)].inc(status);
+    }
+
+    // realtime responses
+    Gauge responses_active;  // responses streaming now; shutdown drains these
+    std::array<Counter, response_status_count> responses;
+    void response_done(ResponseStatus status) noexcept { responses[static_cast<std::size_t>(status)].inc(); }
+    Histogram response_first_token_seconds{latency_buckets()};
+    Histogram response_duration_seconds{latency_buckets()};
+    Histogram gateway_overhead_seconds{latency_buckets()};
+    Counter tokens_streamed;
+    Counter sessions_resumed;
+
+    // upstream; providers indexed as in Config::providers
+    std::vector<ProviderMetrics> providers;
+    Counter upstream_retries;
+    Counter upstream_fallbacks;
+};
+
+}  // namespace voxgate::metrics

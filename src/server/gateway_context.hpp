@@ -1,0 +1,44 @@
+#pragma once
+// What every shard and connection of one gateway shares: immutable configuration,
+// the TLS context, the session registry, the metrics collector and the draining flag.
+// Everything here is either immutable after start-up or thread-safe.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include "metrics/collector.hpp"
+#include "session/client_link.hpp"
+#include "session/session_registry.hpp"
+#include "voxgate/config.hpp"
+
+namespace voxgate::server {
+
+class Shard;
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+// Creates the protocol handler of a new WebSocket connection on `shard`.
+using ClientHandlerFactory = std::function<std::shared_ptr<session::ClientHandler>(
+    session::ClientLink& link, Shard& shard, const QueryParams& query)>;
+
+struct GatewayContext {
+    Config config;
+    std::optional<asio::ssl::context> tls;  // set when tls.cert_file/key_file are configured
+    session::SessionRegistry registry;
+    std::unique_ptr<metrics::Collector> collector;
+    ClientHandlerFactory make_handler;
+    std::atomic<bool> draining{false};
+    std::atomic<std::int64_t> websocket_connections{0};  // across shards, for limits.max_connections
+};
+
+// Splits "a=1&b=x%20y" into decoded pairs. Malformed escapes are kept literally.
+QueryParams parse_query(std::string_view query);
+
+}  // namespace voxgate::server

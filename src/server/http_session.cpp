@@ -1,0 +1,223 @@
+#include "server/http_session.hpp"
+
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/gateway_context.hpp"
+#include "server/shard.hpp"
+#include "server/ws_connection.hpp"
+
+namespace voxgate::server {
+
+namespace beast = boost::beast;
+using tls_stream = asio::ssl::stream<tcp_socket>;
+
+namespace {
+
+template <class Stream>
+constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
+// Maps a request that failed to parse to the status the client should see.
+http::status status_for_read_error(error_code ec) {
+    if (ec == http::error::header_limit) return http::status::request_header_fields_too_large;
+    if (ec == http::error::body_limit) return http::status::payload_too_large;
+    return http::status::bad_request;
+}
+
+}  // namespace
+
+template <class Stream>
+HttpSession<Stream>::HttpSession(Stream&& stream, beast::flat_buffer&& buffer, Shard& shard)
+    : stream_(std::move(stream)), buffer_(std::move(buffer)), shard_(shard) {}
+
+template <class Stream>
+void HttpSession<Stream>::run() {
+    shard_.sweeper().track(*this);
+    if constexpr (is_tls<Stream>) {
+        stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
+                                beast::bind_front_handler(&HttpSession::on_handshake, this->shared_from_this()));
+    } else {
+        read_request();
+    }
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_handshake(error_code ec, std::size_t bytes_used) {
+    if (ec) {
+        spdlog::debug("TLS handshake failed: {}", ec.message());
+        return shutdown();
+    }
+    buffer_.consume(bytes_used);
+    read_request();
+}
+
+template <class Stream>
+void HttpSession<Stream>::read_request() {
+    const auto& limits = shard_.gateway().config.limits;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(limits.max_http_header_bytes));
+    parser_->body_limit(limits.max_http_body_bytes);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_read(error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated)
+        return shutdown();
+    last_activity_ = clock::now();
+    shard_.sweeper().touch(*this, last_activity_);
+    if (ec) {
+        auto status = status_for_read_error(ec);
+        shard_.metrics().http_request(metrics::HttpPath::other, static_cast<int>(status));
+        // After a malformed request the stream position is unknown: answer and close.
+        return send(error_response(status, "invalid_request", ec.message(), 11, false));
+    }
+    auto request = parser_->release();
+    parser_.reset();
+    auto path = target_path(request.target());
+    if (beast::websocket::is_upgrade(request)) {
+        if (path == realtime_path) return upgrade(std::move(request));
+        shard_.metrics().http_request(classify_path(path), 404);
+        return send(error_response(http::status::not_found, "not_found",
+                                   "WebSocket upgrades are served only at /v1/realtime", request.version(), false));
+    }
+    auto response = handle_http_request(request, shard_);
+    shard_.metrics().http_request(classify_path(path), static_cast<int>(response.result_int()));
+    if (shutting_down_) response.keep_alive(false);
+    send(std::move(response));
+}
+
+template <class Stream>
+void HttpSession<Stream>::upgrade(HttpRequest request) {
+    auto& gateway = shard_.gateway();
+    auto refuse = [&](std::string_view message) {
+        shard_.metrics().http_request(metrics::HttpPath::realtime, 503);
+        send(error_response(http::status::service_unavailable, "unavailable", message, request.version(), false));
+    };
+    if (gateway.draining.load(std::memory_order_relaxed)) return refuse("server is shutting down");
+    if (gateway.websocket_connections.load(std::memory_order_relaxed) >=
+        static_cast<std::int64_t>(gateway.config.limits.max_connections))
+        return refuse("connection limit reached");
+    shard_.metrics().http_request(metrics::HttpPath::realtime, 101);
+    IdleTracked::unlink();  // from here the WebSocket connection is tracked instead
+    auto query = target_path(request.target()).size() < request.target().size()
+                     ? parse_query(request.target().substr(target_path(request.target()).size() + 1))
+                     : QueryParams{};
+    auto connection = std::make_shared<WsConnection<Stream>>(std::move(stream_), shard_);
+    connection->run(std::move(request), std::move(query));
+}
+
+template <class Stream>
+void HttpSession<Stream>::send(HttpResponse response) {
+    bool keep_alive = response.keep_alive();
+    response_ = std::make_shared<HttpResponse>(std::move(response));
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this(), keep_alive));
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_write(bool keep_alive, error_code ec, std::size_t) {
+    response_.reset();
+    if (ec) return shutdown();
+    if (!keep_alive || shutting_down_) return shutdown();
+    read_request();
+}
+
+template <class Stream>
+void HttpSession<Stream>::shutdown() {
+    IdleTracked::unlink();
+    error_code ignored;
+    if constexpr (is_tls<Stream>) {
+        // Best effort close_notify; the socket is closed when the session is released.
+        stream_.async_shutdown([self = this->shared_from_this()](error_code) {
+            error_code ignored;
+            self->stream_.next_layer().close(ignored);
+        });
+    } else {
+        stream_.shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.close(ignored);
+    }
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_idle_check(clock::time_point now) {
+    if (now - last_activity_ >= shard_.gateway().config.limits.idle_timeout) {
+        IdleTracked::unlink();
+        error_code ignored;
+        beast::get_lowest_layer(stream_).close(ignored);  // the pending read ends with operation_aborted
+    }
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_shutdown() {
+    shutting_down_ = true;
+    if (!response_) {  // idle between requests: nothing to finish
+        IdleTracked::unlink();
+        error_code ignored;
+        beast::get_lowest_layer(stream_).close(ignored);
+    }
+}
+
+template class HttpSession<tcp_socket>;
+template class HttpSession<tls_stream>;
+
+namespace {
+
+// Reads just enough of a new connection to tell a TLS ClientHello from plain HTTP.
+// Tracked by the sweeper so a client that connects and says nothing is cut off.
+class TlsDetector final : public IdleTracked, public std::enable_shared_from_this<TlsDetector> {
+public:
+    TlsDetector(tcp_socket socket, Shard& shard) : socket_(std::move(socket)), shard_(shard) {}
+
+    void run() {
+        shard_.sweeper().track(*this);
+        beast::async_detect_ssl(socket_, buffer_,
+                                beast::bind_front_handler(&TlsDetector::on_detect, shared_from_this()));
+    }
+
+    void on_idle_check(clock::time_point now) override {
+        if (now - last_activity_ >= shard_.gateway().config.limits.idle_timeout) on_shutdown();
+    }
+    void on_shutdown() override {
+        IdleTracked::unlink();
+        error_code ignored;
+        socket_.close(ignored);
+    }
+
+private:
+    void on_detect(error_code ec, bool is_tls) {
+        IdleTracked::unlink();
+        if (ec) return;  // the client went away before sending anything
+        if (is_tls) {
+            tls_stream stream(std::move(socket_), *shard_.gateway().tls);
+            std::make_shared<HttpSession<tls_stream>>(std::move(stream), std::move(buffer_), shard_)->run();
+        } else {
+            std::make_shared<HttpSession<tcp_socket>>(std::move(socket_), std::move(buffer_), shard_)->run();
+        }
+    }
+
+    tcp_socket socket_;
+    beast::flat_buffer buffer_;
+    Shard& shard_;
+};
+
+}  // namespace
+
+void serve_connection(tcp_socket socket, Shard& shard) {
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);  // tokens must not wait for Nagle
+    if (shard.gateway().tls) {
+        std::make_shared<TlsDetector>(std::move(socket), shard)->run();
+    } else {
+        std::make_shared<HttpSession<tcp_socket>>(std::move(socket), beast::flat_buffer{}, shard)->run();
+    }
+}
+
+}  // namespace voxgate::server

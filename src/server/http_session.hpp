@@ -1,0 +1,49 @@
+#pragma once
+// One HTTP/1.1 connection (plain or TLS): reads requests with size limits, answers the
+// plain endpoints with keep-alive, and hands a /v1/realtime upgrade to a WsConnection.
+#include <memory>
+#include <optional>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "server/http_routes.hpp"
+#include "server/idle_sweeper.hpp"
+
+namespace voxgate::server {
+
+class Shard;
+
+template <class Stream>
+class HttpSession final : public IdleTracked, public std::enable_shared_from_this<HttpSession<Stream>> {
+public:
+    // `buffer` holds bytes already read from the socket (TLS detection).
+    HttpSession(Stream&& stream, boost::beast::flat_buffer&& buffer, Shard& shard);
+
+    void run();
+
+    void on_idle_check(clock::time_point now) override;
+    void on_shutdown() override;
+
+private:
+    void on_handshake(error_code ec, std::size_t bytes_used);
+    void read_request();
+    void on_read(error_code ec, std::size_t bytes);
+    void upgrade(HttpRequest request);
+    void send(HttpResponse response);
+    void on_write(bool keep_alive, error_code ec, std::size_t bytes);
+    void shutdown();
+
+    Stream stream_;
+    boost::beast::flat_buffer buffer_;
+    Shard& shard_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::shared_ptr<HttpResponse> response_;  // the response being written
+    bool shutting_down_ = false;
+};
+
+// Starts serving an accepted socket: detects TLS on the first bytes when TLS is
+// configured (one port serves both, like Beast's flex server), then runs an HttpSession.
+void serve_connection(tcp_socket socket, Shard& shard);
+
+}  // namespace voxgate::server

@@ -1,0 +1,47 @@
+#pragma once
+// The gateway process: N shards (thread + io_context each), their listeners on one
+// port, and the graceful shutdown sequence (design.md, "Threads" and "Operations").
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "server/gateway_context.hpp"
+#include "server/listener.hpp"
+#include "server/shard.hpp"
+
+namespace voxgate::server {
+
+class Runtime {
+public:
+    // Builds the shards and the TLS context. Throws std::runtime_error with a
+    // one-line message when a TLS file cannot be used.
+    explicit Runtime(Config config);
+    ~Runtime();
+
+    GatewayContext& context() { return *context_; }
+    std::vector<std::unique_ptr<Shard>>& shards() { return shards_; }
+
+    // Binds every shard's acceptor. Throws boost::system::system_error (e.g.
+    // address_in_use) when the port cannot be had.
+    void bind();
+    tcp::endpoint local_endpoint() const;
+    void start();  // runs the shard threads
+
+    // Graceful stop: refuse new work, let streaming responses finish within
+    // shutdown.drain_seconds, close WebSockets with 1001, stop the threads.
+    void shutdown();
+    void join();
+
+private:
+    std::int64_t responses_in_flight() const;
+    template <class Fn>
+    void run_on_every_shard(Fn fn);  // runs fn(shard) on each shard's thread and waits
+
+    std::unique_ptr<GatewayContext> context_;
+    std::vector<std::unique_ptr<Shard>> shards_;
+    std::vector<std::shared_ptr<Listener>> listeners_;
+    std::vector<std::thread> threads_;
+    tcp::endpoint bound_;
+};
+
+}  // namespace voxgate::server

@@ -1,0 +1,291 @@
+#include "server/ws_connection.hpp"
+
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/shard.hpp"
+
+namespace voxgate::server {
+
+namespace beast = boost::beast;
+
+namespace {
+
+// A closed peer and our own cancellation are normal endings, not failures (style.md).
+bool is_normal_ending(error_code ec) {
+    return ec == websocket::error::closed || ec == asio::error::operation_aborted || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == beast::errc::not_connected ||
+           ec == asio::error::broken_pipe;
+}
+
+// How long a peer gets to answer our close frame before the socket is cut.
+constexpr auto close_grace = std::chrono::seconds(5);
+
+bool offers_subprotocol(const HttpRequest& request, std::string_view wanted) {
+    auto offered = request[http::field::sec_websocket_protocol];
+    while (!offered.empty()) {
+        auto comma = offered.find(',');
+        auto token = offered.substr(0, comma);
+        while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+        while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+        if (token == wanted) return true;
+        if (comma == std::string_view::npos) break;
+        offered.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+}  // namespace
+
+template <class NextLayer>
+WsConnection<NextLayer>::WsConnection(NextLayer&& stream, Shard& shard) : ws_(std::move(stream)), shard_(shard) {}
+
+template <class NextLayer>
+WsConnection<NextLayer>::~WsConnection() {
+    if (open_) finish({});
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::run(HttpRequest upgrade, QueryParams query) {
+    const auto& config = shard_.gateway().config;
+    // Timeouts are the shard sweeper's job (no per-connection timer).
+    ws_.set_option(websocket::stream_base::timeout::none());
+    ws_.read_message_max(config.limits.max_message_bytes);
+    ws_.auto_fragment(false);
+    if (config.websocket.permessage_deflate) {
+        websocket::permessage_deflate deflate;
+        deflate.server_enable = true;
+        ws_.set_option(deflate);
+    }
+    // Browser-style Realtime clients offer the "realtime" subprotocol and fail the
+    // handshake unless the server selects one (protocols.md 1.1).
+    bool select_realtime = offers_subprotocol(upgrade, "realtime");
+    ws_.set_option(websocket::stream_base::decorator([select_realtime](websocket::response_type& response) {
+        response.set(http::field::server, "voxgate");
+        if (select_realtime) response.set(http::field::sec_websocket_protocol, "realtime");
+    }));
+    ws_.control_callback([this](websocket::frame_type, beast::string_view) { touch(); });
+    shard_.sweeper().track(*this);
+
+    // The upgrade request lives only until the handshake completes, then it is freed.
+    auto request = std::make_unique<HttpRequest>(std::move(upgrade));
+    auto& request_ref = *request;
+    ws_.async_accept(request_ref, [self = this->shared_from_this(), request = std::move(request),
+                                   query = std::make_shared<QueryParams>(std::move(query))](error_code ec) mutable {
+        self->on_accept(std::move(request), std::move(query), ec);
+    });
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::on_accept(std::unique_ptr<HttpRequest> upgrade, std::shared_ptr<QueryParams> query,
+                                        error_code ec) {
+    upgrade.reset();
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type&) {}));
+    if (ec) {
+        if (!is_normal_ending(ec)) spdlog::debug("websocket handshake failed: {}", ec.message());
+        IdleTracked::unlink();
+        return;
+    }
+    auto& gateway = shard_.gateway();
+    open_ = true;
+    gateway.websocket_connections.fetch_add(1, std::memory_order_relaxed);
+    shard_.metrics().connections_total.inc();
+    shard_.metrics().connections_active.add();
+    touch();
+    if (gateway.make_handler) handler_ = gateway.make_handler(*this, shard_, *query);
+    query.reset();
+    read_next_message();
+    if (handler_) handler_->on_open();
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::read_next_message() {
+    if (finished_) return;
+    // Wait for the next message with a 1-byte read: a pending read into a flat_buffer
+    // would allocate its 1.5 KB before the client sends anything.
+    ws_.async_read_some(asio::buffer(&first_byte_, 1),
+                        beast::bind_front_handler(&WsConnection::on_first_byte, this->shared_from_this()));
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::on_first_byte(error_code ec, std::size_t bytes) {
+    if (ec) return finish(ec);
+    touch();
+    if (ws_.is_message_done()) {
+        deliver(std::string_view(&first_byte_, bytes));
+        return read_next_message();
+    }
+    message_ = std::make_unique<beast::flat_buffer>();
+    if (bytes) {
+        auto space = message_->prepare(1);
+        *static_cast<char*>(space.data()) = first_byte_;
+        message_->commit(1);
+    }
+    // async_read continues the message whose first byte we already hold; the
+    // read_message_max limit counts the whole message.
+    ws_.async_read(*message_, beast::bind_front_handler(&WsConnection::on_message_rest, this->shared_from_this()));
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::on_message_rest(error_code ec, std::size_t) {
+    if (ec) return finish(ec);
+    touch();
+    auto data = message_->cdata();
+    deliver(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    message_.reset();  // an idle connection holds no message buffer
+    read_next_message();
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::deliver(std::string_view message) {
+    shard_.metrics().ws_messages_received.inc();
+    if (!handler_ || close_requested_) return;
+    if (ws_.got_text()) handler_->on_text(message);
+    else handler_->on_binary(message);
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::send_text(std::shared_ptr<const std::string> frame) {
+    if (finished_ || close_requested_ || !frame) return;
+    const auto limit = shard_.gateway().config.limits.send_queue_bytes;
+    queued_bytes_ += frame->size();
+    send_queue_.push_back(std::move(frame));
+    if (queued_bytes_ > 2 * limit) {
+        // The producer was told to slow down at the high-water mark and the client
+        // still does not read: give up on this client rather than grow without bound.
+        spdlog::warn("websocket client not reading: {} bytes queued, closing with 1008", queued_bytes_);
+        send_queue_.erase(send_queue_.begin() + static_cast<std::ptrdiff_t>(send_head_) + (writing_ ? 1 : 0),
+                          send_queue_.end());
+        close(static_cast<std::uint16_t>(websocket::close_code::policy_error), "send queue overflow");
+        return;
+    }
+    if (!backpressure_ && queued_bytes_ > limit) {
+        backpressure_ = true;
+        if (handler_) handler_->on_send_queue_high();
+    }
+    if (!writing_) write_next();
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::write_next() {
+    if (send_head_ == send_queue_.size()) return;
+    writing_ = true;
+    ws_.text(true);
+    const auto& frame = *send_queue_[send_head_];
+    ws_.async_write(asio::buffer(frame), beast::bind_front_handler(&WsConnection::on_write, this->shared_from_this()));
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::on_write(error_code ec, std::size_t bytes) {
+    writing_ = false;
+    if (ec) return finish(ec);
+    auto& metrics = shard_.metrics();
+    metrics.ws_messages_sent.inc();
+    metrics.ws_bytes_sent.inc(bytes);
+    queued_bytes_ -= send_queue_[send_head_]->size();
+    send_queue_[send_head_].reset();
+    if (++send_head_ == send_queue_.size()) {
+        send_queue_.clear();
+        send_head_ = 0;
+        if (send_queue_.capacity() > 64) send_queue_.shrink_to_fit();  // give a burst's memory back
+    }
+    if (backpressure_ && queued_bytes_ <= shard_.gateway().config.limits.send_queue_bytes / 2) {
+        backpressure_ = false;
+        if (handler_) handler_->on_send_queue_low();
+    }
+    if (send_head_ < send_queue_.size()) return write_next();
+    if (close_requested_ && !close_sent_) start_close();
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::close(std::uint16_t code, std::string_view reason) {
+    if (finished_ || close_requested_) return;
+    close_requested_ = true;
+    close_code_ = code;
+    // RFC 6455 5.5: a control frame payload is at most 125 bytes, 2 of them the code.
+    close_reason_.assign(reason.substr(0, 123));
+    close_started_ = clock::now();
+    if (!writing_) start_close();  // otherwise the queued frames go out first
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::start_close() {
+    if (!open_) return abort();
+    close_sent_ = true;
+    ws_.async_close(websocket::close_reason(close_code_, close_reason_),
+                    beast::bind_front_handler(&WsConnection::on_close, this->shared_from_this()));
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::on_close(error_code ec) {
+    // The read loop completes with websocket::error::closed and finishes the connection.
+    if (ec && !is_normal_ending(ec)) spdlog::debug("websocket close failed: {}", ec.message());
+    if (ec) abort();
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::abort() {
+    error_code ignored;
+    beast::get_lowest_layer(ws_).close(ignored);  // pending operations complete with operation_aborted
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::finish(error_code ec) {
+    if (finished_) return;
+    finished_ = true;
+    IdleTracked::unlink();
+    if (ec && !is_normal_ending(ec) && ec != websocket::error::message_too_big)
+        spdlog::debug("websocket connection ended: {}", ec.message());
+    if (open_) {
+        open_ = false;
+        shard_.metrics().connections_active.sub();
+        shard_.gateway().websocket_connections.fetch_sub(1, std::memory_order_relaxed);
+    }
+    if (auto handler = std::move(handler_)) handler->on_closed();
+    send_queue_.clear();
+    send_head_ = 0;
+    queued_bytes_ = 0;
+    if (ec != websocket::error::closed) abort();
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::touch() {
+    auto now = clock::now();
+    last_activity_ = now;
+    ping_outstanding_ = false;
+    if (!close_requested_) shard_.sweeper().touch(*this, now);
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::on_idle_check(clock::time_point now) {
+    if (finished_) return;
+    const auto& limits = shard_.gateway().config.limits;
+    if (close_requested_) {
+        if (now - close_started_ >= close_grace) abort();
+        return;
+    }
+    auto silent = now - last_activity_;
+    if (silent >= limits.idle_timeout) {
+        spdlog::debug("websocket idle for {} s, closing", limits.idle_timeout.count());
+        close(static_cast<std::uint16_t>(websocket::close_code::going_away), "idle timeout");
+        return;
+    }
+    if (silent >= limits.ping_interval && !ping_outstanding_ && open_) {
+        ping_outstanding_ = true;
+        ws_.async_ping({}, [self = this->shared_from_this()](error_code ec) {
+            if (ec && !is_normal_ending(ec)) spdlog::debug("websocket ping failed: {}", ec.message());
+        });
+    }
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::on_shutdown() {
+    close(static_cast<std::uint16_t>(websocket::close_code::going_away), "server shutting down");
+}
+
+template class WsConnection<tcp_socket>;
+template class WsConnection<asio::ssl::stream<tcp_socket>>;
+
+}  // namespace voxgate::server

@@ -1,0 +1,82 @@
+#pragma once
+// One WebSocket client connection: the read loop, the bounded send queue, keepalive
+// pings, idle timeout and the close handshake. Plain and TLS connections share this
+// template (NextLayer = tcp_socket or ssl::stream<tcp_socket>); the protocol logic
+// lives in the ClientHandler it drives.
+//
+// Idle memory is a budget (design.md, "Memory per idle session"): an idle connection
+// holds no message buffer (it waits with a 1-byte read_some), no timer (the shard's
+// IdleSweeper does pings and timeouts), and no copy of the upgrade request.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "server/gateway_context.hpp"
+#include "server/http_routes.hpp"
+#include "server/idle_sweeper.hpp"
+#include "session/client_link.hpp"
+
+namespace voxgate::server {
+
+namespace websocket = boost::beast::websocket;
+
+template <class NextLayer>
+class WsConnection final : public IdleTracked,
+                           public session::ClientLink,
+                           public std::enable_shared_from_this<WsConnection<NextLayer>> {
+public:
+    WsConnection(NextLayer&& stream, Shard& shard);
+    ~WsConnection() override;
+
+    // Completes the handshake for `upgrade` (already routed to /v1/realtime).
+    void run(HttpRequest upgrade, QueryParams query);
+
+    // session::ClientLink
+    void send_text(std::shared_ptr<const std::string> frame) override;
+    void close(std::uint16_t code, std::string_view reason) override;
+    std::size_t queued_bytes() const override { return queued_bytes_; }
+
+    // IdleTracked
+    void on_idle_check(clock::time_point now) override;
+    void on_shutdown() override;
+
+private:
+    void on_accept(std::unique_ptr<HttpRequest> upgrade, std::shared_ptr<QueryParams> query, error_code ec);
+    void read_next_message();
+    void on_first_byte(error_code ec, std::size_t bytes);
+    void on_message_rest(error_code ec, std::size_t bytes);
+    void deliver(std::string_view message);
+    void write_next();
+    void on_write(error_code ec, std::size_t bytes);
+    void start_close();
+    void on_close(error_code ec);
+    void abort();
+    void finish(error_code ec);
+    void touch();
+
+    websocket::stream<NextLayer> ws_;
+    Shard& shard_;
+    std::shared_ptr<session::ClientHandler> handler_;
+    std::unique_ptr<boost::beast::flat_buffer> message_;  // exists only while a message is being read
+    // The send queue: a vector with a moving head instead of std::deque, whose empty
+    // state already allocates ~600 B in libstdc++.
+    std::vector<std::shared_ptr<const std::string>> send_queue_;
+    std::size_t send_head_ = 0;
+    std::size_t queued_bytes_ = 0;
+    std::string close_reason_;
+    clock::time_point close_started_{};
+    std::uint16_t close_code_ = 0;
+    char first_byte_ = 0;
+    bool open_ = false;            // handshake done, not finished
+    bool writing_ = false;
+    bool ping_outstanding_ = false;
+    bool close_requested_ = false;
+    bool close_sent_ = false;
+    bool backpressure_ = false;
+    bool finished_ = false;
+};
+
+}  // namespace voxgate::server

@@ -1,0 +1,51 @@
+#pragma once
+// The seam between a client session and the upstream engine: a session asks a
+// ResponseSource for one streamed model response and observes it. The engine behind
+// it handles providers, routes, retries, fallback, timeouts and the demo provider.
+// Everything here runs on the calling session's shard thread.
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "upstream/chat.hpp"
+
+namespace voxgate::upstream {
+
+enum class Outcome : std::uint8_t { completed, incomplete, failed, cancelled };
+
+struct ResponseResult {
+    Outcome outcome = Outcome::completed;
+    FinishReason finish_reason = FinishReason::none;
+    std::string error_type;     // e.g. "server_error", "rate_limit_error", "timeout"
+    std::string error_code;     // stable machine code, e.g. "upstream_timeout"
+    std::string error_message;  // human text, never a secret
+    std::string provider;       // provider that served (or last failed)
+};
+
+// Callbacks of one response, in order: any number of deltas/usage, then exactly one on_done.
+// No callback arrives after on_done, nor after the handle is cancelled or destroyed.
+class ResponseObserver : public StreamSink {
+public:
+    // First byte of the provider's 2xx response body (for gateway-overhead metrics).
+    virtual void on_upstream_first_byte(std::string_view provider) { (void)provider; }
+    virtual void on_done(const ResponseResult& result) = 0;
+};
+
+class ResponseHandle {
+public:
+    virtual ~ResponseHandle() = default;  // destroying cancels, with no further callback
+    virtual void cancel() = 0;            // stop now; no further callback
+    virtual void pause() = 0;             // backpressure: stop reading the upstream
+    virtual void resume() = 0;
+};
+
+class ResponseSource {
+public:
+    virtual ~ResponseSource() = default;
+    // client_model: the model the client asked for (routes key); request.model may be
+    // empty and is filled from the chosen provider's configured model.
+    virtual std::unique_ptr<ResponseHandle> start(std::string_view client_model, ChatRequest request,
+                                                  ResponseObserver& observer) = 0;
+};
+
+}  // namespace voxgate::upstream
