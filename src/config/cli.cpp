@@ -1,0 +1,115 @@
+#include "config/cli.hpp"
+
+#include <array>
+#include <vector>
+
+#ifndef VOXGATE_VERSION
+#error "VOXGATE_VERSION must be defined by the build (CMakeLists.txt)"
+#endif
+
+namespace voxgate::config {
+
+namespace {
+
+// A flag that takes a value, and where parse_command_line stores it.
+struct ValueFlag {
+    std::string_view name;
+    std::optional<std::string> CliOptions::*target;
+};
+
+constexpr std::array<ValueFlag, 5> value_flags{{
+    {"--config", &CliOptions::config_file},
+    {"--listen", &CliOptions::listen},
+    {"--threads", &CliOptions::threads},
+    {"--log-level", &CliOptions::log_level},
+    {"--log-format", &CliOptions::log_format},
+}};
+
+const ValueFlag* find_value_flag(std::string_view name) {
+    for (const auto& flag : value_flags) {
+        if (flag.name == name) return &flag;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+CliOptions parse_command_line(std::span<const std::string_view> args) {
+    CliOptions options;
+    bool help = false;
+    bool version = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string_view arg = args[i];
+        if (!arg.starts_with("-")) {
+            throw ConfigError(arg, "unexpected argument (see --help)");
+        }
+        // "--flag=value" carries its value inline; "--flag value" takes the next argument.
+        const auto equals = arg.find('=');
+        const std::string_view name = arg.substr(0, equals);
+        const std::optional<std::string_view> inline_value =
+            equals == std::string_view::npos ? std::nullopt : std::optional(arg.substr(equals + 1));
+
+        if (name == "--help" || name == "-h" || name == "--version") {
+            if (inline_value) throw ConfigError(name, "takes no value");
+            (name == "--version" ? version : help) = true;
+            continue;
+        }
+        const ValueFlag* flag = find_value_flag(name);
+        if (flag == nullptr) throw ConfigError(name, "unknown flag (see --help)");
+
+        std::string_view value;
+        if (inline_value) {
+            value = *inline_value;
+        } else if (i + 1 < args.size() && !args[i + 1].starts_with("--")) {
+            // No value of ours starts with "--": "--listen --threads 4" is a missing value.
+            value = args[++i];
+        } else {
+            throw ConfigError(name, "missing value");
+        }
+        if (value.empty()) throw ConfigError(name, "missing value");
+        options.*(flag->target) = std::string(value);
+    }
+    if (help) {
+        options.action = CliAction::help;
+    } else if (version) {
+        options.action = CliAction::version;
+    }
+    return options;
+}
+
+CliOptions parse_command_line(int argc, const char* const argv[]) {
+    std::vector<std::string_view> args;
+    for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+    return parse_command_line(std::span<const std::string_view>(args));
+}
+
+std::string usage_text() {
+    return R"(Usage: voxgate [options]
+
+voxgate: a gateway that speaks the OpenAI Realtime protocol (WebSocket /v1/realtime)
+to voice and chat clients and streams replies from LLM providers.
+
+Options (environment variable in brackets):
+  --config FILE         JSON config file, comments allowed       [VOXGATE_CONFIG]
+                        (none: built-in defaults, demo provider)
+  --listen HOST:PORT    address to listen on, default 0.0.0.0:8080 [VOXGATE_LISTEN]
+                        (HOST is an IP address; IPv6 as [::1]:8080)
+  --threads N           worker threads, 0..1024, 0 = one per core  [VOXGATE_THREADS]
+  --log-level LEVEL     trace|debug|info|warn|error|critical|off  [VOXGATE_LOG_LEVEL]
+                        default info
+  --log-format FORMAT   text|json, default text                   [VOXGATE_LOG_FORMAT]
+  --version             print the version and exit
+  -h, --help            print this help and exit
+
+Flags take "--flag value" or "--flag=value". Precedence: flags, then environment,
+then the config file, then built-in defaults. An empty environment variable counts
+as unset.
+
+Provider API keys are never flags: the config file names an environment variable
+(api_key_env) or a file (api_key_file) per provider. See config/README.md.
+)";
+}
+
+std::string version_text() { return std::string("voxgate ") + VOXGATE_VERSION; }
+
+}  // namespace voxgate::config

@@ -1,0 +1,782 @@
+#include "config/config_loader.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "config/cli.hpp"
+
+namespace voxgate::config {
+
+namespace {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------------------
+// Messages
+
+std::string one_line(std::string_view text) {
+    std::string line(text);
+    std::replace_if(line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    return line;
+}
+
+std::string in_quotes(std::string_view text) { return "\"" + one_line(text) + "\""; }
+
+std::string join_path(std::string_view parent, std::string_view key) {
+    if (parent.empty()) return std::string(key);
+    std::string path(parent);
+    path += '.';
+    path += key;
+    return path;
+}
+
+// Levenshtein distance, for "did you mean" on unknown keys (they are short).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+// ---------------------------------------------------------------------------------------
+// Value rules, shared by the file, the environment and the flags so that one bad value
+// reads the same wherever it came from.
+
+struct IntRange {
+    std::int64_t min;
+    std::int64_t max;
+    bool max_is_documented;  // false: max is only the C++ type's limit, named only when hit
+};
+
+constexpr IntRange at_least(std::int64_t min) {
+    return {min, std::numeric_limits<std::int64_t>::max(), false};
+}
+constexpr IntRange int_at_least(std::int64_t min) { return {min, INT_MAX, false}; }
+constexpr IntRange between(std::int64_t min, std::int64_t max) { return {min, max, true}; }
+
+// Durations are capped so that later conversions to nanoseconds cannot overflow.
+constexpr std::int64_t max_seconds = 86'400;          // one day
+constexpr std::int64_t max_milliseconds = 86'400'000;  // one day
+
+std::string expected_integer(const IntRange& range, bool above_max) {
+    std::string text = "expected an integer >= " + std::to_string(range.min);
+    if (range.max_is_documented || above_max) text += " and <= " + std::to_string(range.max);
+    return text;
+}
+
+std::int64_t checked_integer(std::int64_t value, const IntRange& range, std::string_view where) {
+    if (value < range.min) throw ConfigError(where, expected_integer(range, false));
+    if (value > range.max) throw ConfigError(where, expected_integer(range, true));
+    return value;
+}
+
+// Text from the environment or a flag: decimal digits, optionally a leading '-', nothing else.
+std::int64_t integer_from_text(std::string_view text, const IntRange& range, std::string_view where) {
+    std::int64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error == std::errc::invalid_argument || end != text.data() + text.size()) {
+        throw ConfigError(where, expected_integer(range, false));
+    }
+    if (error == std::errc::result_out_of_range) {
+        throw ConfigError(where, expected_integer(range, !text.starts_with('-')));
+    }
+    return checked_integer(value, range, where);
+}
+
+std::int64_t integer_from_json(const json& value, const IntRange& range, std::string_view where) {
+    if (value.is_number_unsigned()) {
+        const auto unsigned_value = value.get<std::uint64_t>();
+        if (unsigned_value > static_cast<std::uint64_t>(range.max)) {
+            throw ConfigError(where, expected_integer(range, true));
+        }
+        return checked_integer(static_cast<std::int64_t>(unsigned_value), range, where);
+    }
+    if (value.is_number_integer()) return checked_integer(value.get<std::int64_t>(), range, where);
+    throw ConfigError(where, expected_integer(range, false));
+}
+
+constexpr std::array<std::string_view, 7> log_levels{"trace", "debug", "info", "warn",
+                                                     "error", "critical", "off"};
+constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
+constexpr std::array<std::string_view, 3> provider_kinds{"openai", "anthropic", "demo"};
+
+template <std::size_t N>
+std::string one_of(const std::array<std::string_view, N>& choices) {
+    std::string text = "expected one of ";
+    for (std::size_t i = 0; i < N; ++i) {
+        if (i > 0) text += ", ";
+        text += choices[i];
+    }
+    return text;
+}
+
+template <std::size_t N>
+std::string checked_choice(std::string_view value, const std::array<std::string_view, N>& choices,
+                           std::string_view where) {
+    if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
+        throw ConfigError(where, one_of(choices));
+    }
+    return std::string(value);
+}
+
+// "HOST:PORT" with HOST an IPv4 literal, or "[IPv6]:PORT". The listener binds to an
+// address, so host names are refused here rather than failing later at bind time.
+void parse_listen(std::string_view text, ServerConfig& server, std::string_view where) {
+    const auto fail = [&]() -> void { throw ConfigError(where, "expected HOST:PORT"); };
+    std::string_view host;
+    std::string_view port_text;
+    bool ipv6 = false;
+    if (text.starts_with('[')) {
+        const auto close = text.find("]:");
+        if (close == std::string_view::npos) fail();
+        host = text.substr(1, close - 1);
+        port_text = text.substr(close + 2);
+        ipv6 = true;
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) fail();
+        host = text.substr(0, colon);
+        port_text = text.substr(colon + 1);
+    }
+    const std::string host_string(host);
+    unsigned char address[16];
+    if (host.empty() || ::inet_pton(ipv6 ? AF_INET6 : AF_INET, host_string.c_str(), address) != 1) fail();
+
+    unsigned port = 0;
+    const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || error != std::errc() || end != port_text.data() + port_text.size() ||
+        port > 65535) {
+        fail();
+    }
+    server.listen_host = host_string;
+    server.listen_port = static_cast<std::uint16_t>(port);
+}
+
+// ---------------------------------------------------------------------------------------
+// Files
+
+// nullopt when the file can be opened for reading; else why not (strerror text).
+std::optional<std::string> unreadable_reason(const std::string& path) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) return "is a directory";
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) return std::strerror(errno);
+    std::fclose(file);
+    return std::nullopt;
+}
+
+void require_readable_file(const std::string& path, std::string_view where) {
+    if (auto reason = unreadable_reason(path)) {
+        throw ConfigError(where, "cannot read " + in_quotes(path) + ": " + *reason);
+    }
+}
+
+// Reads a small file (config, key) whole; a size limit keeps a wrong path such as a
+// device or a huge log from being slurped.
+std::string read_small_file(const std::string& path, std::size_t max_bytes, std::string_view where) {
+    require_readable_file(path, where);
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) throw ConfigError(where, "cannot read " + in_quotes(path) + ": " + std::strerror(errno));
+    std::string content;
+    char chunk[4096];
+    std::size_t got = 0;
+    while ((got = std::fread(chunk, 1, sizeof chunk, file)) > 0) {
+        content.append(chunk, got);
+        if (content.size() > max_bytes) {
+            std::fclose(file);
+            throw ConfigError(where, "file " + in_quotes(path) + " is larger than " + std::to_string(max_bytes) +
+                                         " bytes");
+        }
+    }
+    const bool failed = std::ferror(file) != 0;
+    const int read_errno = errno;
+    std::fclose(file);
+    if (failed) throw ConfigError(where, "cannot read " + in_quotes(path) + ": " + std::strerror(read_errno));
+    return content;
+}
+
+constexpr std::size_t max_config_file_bytes = 1024 * 1024;
+constexpr std::size_t max_key_file_bytes = 64 * 1024;
+
+std::string_view trimmed(std::string_view text) {
+    constexpr std::string_view space = " \t\r\n\f\v";
+    const auto first = text.find_first_not_of(space);
+    if (first == std::string_view::npos) return {};
+    return text.substr(first, text.find_last_not_of(space) - first + 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON sections
+
+// One JSON object at one key path. Every key the schema looks up is remembered, so the
+// keys nobody asked for are exactly the unknown ones (usually typos) and are refused.
+class JsonSection {
+public:
+    JsonSection(const json& object, std::string path) : object_(object), path_(std::move(path)) {
+        if (!object_.is_object()) throw ConfigError(path_, "expected an object");
+    }
+
+    const json& object() const { return object_; }
+    const std::string& path() const { return path_; }
+    std::string path_of(std::string_view key) const { return join_path(path_, key); }
+
+    // The value at key, or nullptr when absent.
+    const json* find(std::string_view key) {
+        known_keys_.emplace(key);
+        const auto it = object_.find(key);
+        return it == object_.end() ? nullptr : &*it;
+    }
+
+    template <class Integer>
+    void read_integer(std::string_view key, Integer& out, const IntRange& range) {
+        if (const json* value = find(key)) {
+            out = static_cast<Integer>(integer_from_json(*value, range, path_of(key)));
+        }
+    }
+
+    template <class Duration>
+    void read_duration(std::string_view key, Duration& out, const IntRange& range) {
+        if (const json* value = find(key)) out = Duration(integer_from_json(*value, range, path_of(key)));
+    }
+
+    // Real numbers that must be strictly positive (rates).
+    void read_positive_number(std::string_view key, double& out) {
+        if (const json* value = find(key)) {
+            if (!value->is_number() || value->get<double>() <= 0) {
+                throw ConfigError(path_of(key), "expected a number > 0");
+            }
+            out = value->get<double>();
+        }
+    }
+
+    void read_bool(std::string_view key, bool& out) {
+        if (const json* value = find(key)) {
+            if (!value->is_boolean()) throw ConfigError(path_of(key), "expected true or false");
+            out = value->get<bool>();
+        }
+    }
+
+    void read_string(std::string_view key, std::string& out) {
+        if (const json* value = find(key)) out = string_at(key, *value);
+    }
+
+    void read_non_empty_string(std::string_view key, std::string& out) {
+        if (const json* value = find(key)) {
+            std::string text = string_at(key, *value);
+            if (text.empty()) throw ConfigError(path_of(key), "expected a non-empty string");
+            out = std::move(text);
+        }
+    }
+
+    template <std::size_t N>
+    void read_choice(std::string_view key, std::string& out, const std::array<std::string_view, N>& choices) {
+        if (const json* value = find(key)) {
+            if (!value->is_string()) throw ConfigError(path_of(key), one_of(choices));
+            out = checked_choice(value->get_ref<const std::string&>(), choices, path_of(key));
+        }
+    }
+
+    std::optional<JsonSection> section(std::string_view key) {
+        if (const json* value = find(key)) return JsonSection(*value, path_of(key));
+        return std::nullopt;
+    }
+
+    // Call after every lookup of this section.
+    void reject_unknown_keys() const {
+        for (const auto& [key, value] : object_.items()) {
+            if (known_keys_.count(key) != 0) continue;
+            if (key == "api_key") {
+                throw ConfigError(path_of(key), "unknown key; keys never go in the config file: name an "
+                                                "environment variable in api_key_env or a file in api_key_file");
+            }
+            std::string problem = "unknown key";
+            if (auto suggestion = closest_known_key(key)) problem += " (did you mean " + *suggestion + "?)";
+            throw ConfigError(path_of(key), problem);
+        }
+    }
+
+private:
+    std::string string_at(std::string_view key, const json& value) const {
+        if (!value.is_string()) throw ConfigError(path_of(key), "expected a string");
+        return value.get<std::string>();
+    }
+
+    std::optional<std::string> closest_known_key(std::string_view unknown) const {
+        std::optional<std::string> best;
+        std::size_t best_distance = 3;  // more than two edits away is no longer a typo
+        for (const auto& known : known_keys_) {
+            // Durations carry their unit in the name: "idle_timeout" means idle_timeout_seconds.
+            if (known.starts_with(std::string(unknown) + "_")) return known;
+            const std::size_t distance = edit_distance(unknown, known);
+            if (distance < best_distance) {
+                best_distance = distance;
+                best = known;
+            }
+        }
+        return best;
+    }
+
+    const json& object_;
+    std::string path_;
+    std::set<std::string, std::less<>> known_keys_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Parsing the document
+
+// Duplicate keys are legal JSON that nlohmann resolves silently (the last wins); in a
+// config file they are a pasted block overriding another, so they are refused.
+json parse_document(std::string_view text, std::string_view origin) {
+    struct Frame {
+        bool is_object = false;
+        std::set<std::string> keys;
+        std::string current_key;
+    };
+    std::vector<Frame> frames;
+    std::optional<std::string> duplicate_path;
+
+    json::parser_callback_t track_duplicates = [&](int, json::parse_event_t event, json& parsed) {
+        switch (event) {
+            case json::parse_event_t::object_start: frames.push_back(Frame{true, {}, {}}); break;
+            case json::parse_event_t::array_start: frames.push_back(Frame{false, {}, {}}); break;
+            case json::parse_event_t::object_end:
+            case json::parse_event_t::array_end: frames.pop_back(); break;
+            case json::parse_event_t::key: {
+                Frame& frame = frames.back();
+                frame.current_key = parsed.get<std::string>();
+                if (!frame.keys.insert(frame.current_key).second && !duplicate_path) {
+                    std::string path;
+                    for (const Frame& enclosing : frames) {
+                        if (enclosing.is_object) path = join_path(path, enclosing.current_key);
+                    }
+                    duplicate_path = path;
+                }
+                break;
+            }
+            case json::parse_event_t::value: break;
+        }
+        return true;
+    };
+
+    json document;
+    try {
+        document = json::parse(text, track_duplicates, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+    } catch (const json::parse_error& error) {
+        // nlohmann's message: "[json.exception.parse_error.101] parse error at line L, column C: ..."
+        std::string_view message = error.what();
+        if (const auto bracket = message.find("] "); message.starts_with("[json.exception.") &&
+                                                       bracket != std::string_view::npos) {
+            message.remove_prefix(bracket + 2);
+        }
+        throw ConfigError(origin, message);
+    }
+    if (duplicate_path) throw ConfigError(*duplicate_path, "key appears twice in " + std::string(origin));
+    if (!document.is_object()) throw ConfigError(origin, "expected a JSON object at the top level");
+    return document;
+}
+
+void read_server(JsonSection section, ServerConfig& server) {
+    if (const json* listen = section.find("listen")) {
+        if (!listen->is_string()) throw ConfigError(section.path_of("listen"), "expected HOST:PORT");
+        parse_listen(listen->get_ref<const std::string&>(), server, section.path_of("listen"));
+    }
+    section.read_integer("threads", server.threads, between(0, 1024));
+    section.reject_unknown_keys();
+}
+
+void read_tls(JsonSection section, TlsConfig& tls) {
+    section.read_string("cert_file", tls.cert_file);
+    section.read_string("key_file", tls.key_file);
+    section.reject_unknown_keys();
+    if (tls.cert_file.empty() != tls.key_file.empty()) {
+        const char* missing = tls.cert_file.empty() ? "cert_file" : "key_file";
+        throw ConfigError(section.path_of(missing), "missing; tls.cert_file and tls.key_file go together");
+    }
+    if (!tls.enabled()) return;
+    require_readable_file(tls.cert_file, section.path_of("cert_file"));
+    require_readable_file(tls.key_file, section.path_of("key_file"));
+}
+
+void read_limits(JsonSection section, LimitsConfig& limits) {
+    section.read_integer("max_message_bytes", limits.max_message_bytes, at_least(1024));
+    section.read_integer("send_queue_bytes", limits.send_queue_bytes, at_least(4096));
+    section.read_integer("max_http_header_bytes", limits.max_http_header_bytes, at_least(1024));
+    section.read_integer("max_http_body_bytes", limits.max_http_body_bytes, at_least(0));
+    const bool idle_given = section.find("idle_timeout_seconds") != nullptr;
+    const bool ping_given = section.find("ping_interval_seconds") != nullptr;
+    section.read_duration("idle_timeout_seconds", limits.idle_timeout, between(1, max_seconds));
+    section.read_duration("ping_interval_seconds", limits.ping_interval, between(1, max_seconds));
+    section.read_positive_number("max_events_per_second", limits.max_events_per_second);
+    section.read_integer("max_connections", limits.max_connections, at_least(1));
+    section.reject_unknown_keys();
+
+    // A ping must go out before the idle timeout closes a quiet but healthy connection.
+    if (limits.ping_interval >= limits.idle_timeout) {
+        if (ping_given || !idle_given) {
+            throw ConfigError(section.path_of("ping_interval_seconds"),
+                              "expected a value < limits.idle_timeout_seconds (" +
+                                  std::to_string(limits.idle_timeout.count()) + ")");
+        }
+        throw ConfigError(section.path_of("idle_timeout_seconds"),
+                          "expected a value > limits.ping_interval_seconds (" +
+                              std::to_string(limits.ping_interval.count()) + ")");
+    }
+}
+
+void read_websocket(JsonSection section, WebSocketConfig& websocket) {
+    section.read_bool("permessage_deflate", websocket.permessage_deflate);
+    section.reject_unknown_keys();
+}
+
+void read_shutdown(JsonSection section, ShutdownConfig& shutdown) {
+    section.read_duration("drain_seconds", shutdown.drain_seconds, between(0, max_seconds));
+    section.reject_unknown_keys();
+}
+
+void read_log(JsonSection section, LogConfig& log) {
+    section.read_choice("level", log.level, log_levels);
+    section.read_choice("format", log.format, log_formats);
+    section.reject_unknown_keys();
+}
+
+void read_sessions(JsonSection section, SessionsConfig& sessions) {
+    section.read_duration("resume_ttl_seconds", sessions.resume_ttl, between(0, max_seconds));
+    section.read_integer("max_history_chars", sessions.max_history_chars, at_least(1000));
+    section.read_bool("barge_in", sessions.barge_in);
+    section.read_non_empty_string("default_model", sessions.default_model);
+    section.read_string("instructions", sessions.instructions);
+    if (const json* value = section.find("max_output_tokens")) {
+        sessions.max_output_tokens =
+            static_cast<int>(integer_from_json(*value, int_at_least(1), section.path_of("max_output_tokens")));
+    }
+    section.reject_unknown_keys();
+}
+
+bool is_provider_name(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 || c == '_' || c == '-';
+    });
+}
+
+bool is_env_var_name(std::string_view name) {
+    return !name.empty() && std::isdigit(static_cast<unsigned char>(name.front())) == 0 &&
+           std::all_of(name.begin(), name.end(),
+                       [](unsigned char c) { return std::isalnum(c) != 0 || c == '_'; });
+}
+
+// RFC 9110 section 5.6.2: a field name is a token.
+bool is_header_name(std::string_view name) {
+    constexpr std::string_view token_symbols = "!#$%&'*+-.^_`|~";
+    return !name.empty() && std::all_of(name.begin(), name.end(), [&](unsigned char c) {
+        return std::isalnum(c) != 0 || token_symbols.find(static_cast<char>(c)) != std::string_view::npos;
+    });
+}
+
+bool is_http_url(std::string_view url) {
+    for (std::string_view scheme : {"http://", "https://"}) {
+        if (url.starts_with(scheme)) {
+            const std::string_view rest = url.substr(scheme.size());
+            return !rest.empty() && rest.front() != '/' &&
+                   std::none_of(url.begin(), url.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
+        }
+    }
+    return false;
+}
+
+void read_timeouts(JsonSection section, ProviderTimeouts& timeouts) {
+    const IntRange range = between(1, max_milliseconds);
+    section.read_duration("connect_ms", timeouts.connect, range);
+    section.read_duration("first_token_ms", timeouts.first_token, range);
+    section.read_duration("idle_ms", timeouts.idle, range);
+    section.read_duration("total_ms", timeouts.total, range);
+    section.reject_unknown_keys();
+}
+
+void read_headers(const JsonSection& section, std::vector<std::pair<std::string, std::string>>& headers) {
+    // Every key of this object is a header name: none is "unknown".
+    for (const auto& [name, value] : section.object().items()) {
+        const std::string where = section.path_of(name);
+        if (!is_header_name(name)) {
+            throw ConfigError(where, "expected an HTTP header name (letters, digits, !#$%&'*+-.^_`|~)");
+        }
+        if (!value.is_string()) throw ConfigError(where, "expected a string");
+        const auto& text = value.get_ref<const std::string&>();
+        // A line break would let the value inject further headers into the request.
+        if (text.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+            throw ConfigError(where, "expected a value without line breaks or NUL");
+        }
+        headers.emplace_back(name, text);
+    }
+}
+
+// The key never appears in an error: only the variable's or file's name does.
+void resolve_api_key(ProviderConfig& provider, const std::string& path, const Environment& env) {
+    if (!provider.api_key_env.empty() && !provider.api_key_file.empty()) {
+        throw ConfigError(join_path(path, "api_key_file"), "set either api_key_env or api_key_file, not both");
+    }
+    if (!provider.api_key_env.empty()) {
+        // Unset or empty leaves the provider unusable, not the config invalid: the shipped
+        // config has to start on a machine without keys (demo fallback, README).
+        if (const char* value = env(provider.api_key_env.c_str())) provider.api_key = trimmed(value);
+    } else if (!provider.api_key_file.empty()) {
+        const std::string where = join_path(path, "api_key_file");
+        provider.api_key = trimmed(read_small_file(provider.api_key_file, max_key_file_bytes, where));
+        if (provider.api_key.empty()) {
+            throw ConfigError(where, "file " + in_quotes(provider.api_key_file) + " is empty");
+        }
+    }
+}
+
+ProviderConfig read_provider(const std::string& name, const json& value, const Environment& env) {
+    JsonSection section(value, join_path("providers", name));
+    if (!is_provider_name(name)) {
+        throw ConfigError(section.path(), "expected a provider name of letters, digits, '_' and '-'");
+    }
+    ProviderConfig provider;
+    provider.name = name;
+
+    if (section.find("kind") == nullptr) {
+        throw ConfigError(section.path_of("kind"), "missing; " + one_of(provider_kinds));
+    }
+    section.read_choice("kind", provider.kind, provider_kinds);
+    section.read_string("base_url", provider.base_url);
+    if (const json* key_env = section.find("api_key_env")) {
+        if (!key_env->is_string() || !is_env_var_name(key_env->get_ref<const std::string&>())) {
+            // Never echo the value: a pasted key is the usual mistake here.
+            throw ConfigError(section.path_of("api_key_env"),
+                              "expected the name of an environment variable (letters, digits, '_'), not a key");
+        }
+        provider.api_key_env = key_env->get<std::string>();
+    }
+    section.read_non_empty_string("api_key_file", provider.api_key_file);
+    section.read_string("model", provider.model);
+    section.read_non_empty_string("ca_file", provider.ca_file);
+    section.read_integer("max_retries", provider.max_retries, between(0, 10));
+    if (auto timeouts = section.section("timeouts")) read_timeouts(*timeouts, provider.timeouts);
+    if (auto headers = section.section("headers")) read_headers(*headers, provider.headers);
+    section.read_non_empty_string("anthropic_version", provider.anthropic_version);
+    section.read_integer("default_max_tokens", provider.default_max_tokens, int_at_least(1));
+    section.read_positive_number("demo_tokens_per_second", provider.demo_tokens_per_second);
+    section.read_duration("demo_first_token_delay_ms", provider.demo_first_token_delay,
+                          between(0, max_milliseconds));
+    section.reject_unknown_keys();
+
+    if (provider.kind != "demo") {
+        if (provider.base_url.empty()) {
+            throw ConfigError(section.path_of("base_url"), "missing; required for kind " + provider.kind);
+        }
+    }
+    if (!provider.base_url.empty()) {
+        if (!is_http_url(provider.base_url)) {
+            throw ConfigError(section.path_of("base_url"), "expected a URL starting with http:// or https://");
+        }
+        // Request paths are appended to it ("/chat/completions"); one slash, not two.
+        while (provider.base_url.ends_with('/')) provider.base_url.pop_back();
+    }
+    if (!provider.ca_file.empty()) require_readable_file(provider.ca_file, section.path_of("ca_file"));
+    resolve_api_key(provider, section.path(), env);
+    return provider;
+}
+
+// Every key of "providers" is a provider name. nlohmann keeps object keys sorted, so the
+// vector is in name order; fallback order lives in the route lists, not here.
+void read_providers(const JsonSection& section, std::vector<ProviderConfig>& providers, const Environment& env) {
+    if (section.object().empty()) throw ConfigError(section.path(), "expected at least one provider");
+    providers.clear();
+    for (const auto& [name, value] : section.object().items()) {
+        providers.push_back(read_provider(name, value, env));
+    }
+}
+
+void read_routes(const JsonSection& section, const std::vector<ProviderConfig>& providers,
+                 std::map<std::string, std::vector<std::string>>& routes) {
+    if (section.object().empty()) throw ConfigError(section.path(), "expected at least one route");
+    routes.clear();
+    for (const auto& [model, value] : section.object().items()) {
+        const std::string where = section.path_of(model);
+        if (model.empty()) throw ConfigError(section.path(), "expected non-empty model names (or \"*\")");
+        if (!value.is_array() || value.empty()) {
+            throw ConfigError(where, "expected a non-empty array of provider names");
+        }
+        std::vector<std::string> names;
+        for (const json& entry : value) {
+            if (!entry.is_string()) throw ConfigError(where, "expected a non-empty array of provider names");
+            const auto& name = entry.get_ref<const std::string&>();
+            const bool defined = std::any_of(providers.begin(), providers.end(),
+                                             [&](const ProviderConfig& p) { return p.name == name; });
+            if (!defined) throw ConfigError(where, "unknown provider " + in_quotes(name));
+            if (std::find(names.begin(), names.end(), name) != names.end()) {
+                throw ConfigError(where, "provider " + in_quotes(name) + " listed twice");
+            }
+            names.push_back(name);
+        }
+        routes.emplace(model, std::move(names));
+    }
+}
+
+// Without a "providers" key a first run still answers: the built-in demo provider
+// serves every model (design.md, "Providers").
+void set_default_providers(Config& config) {
+    ProviderConfig demo;
+    demo.name = "demo";
+    demo.kind = "demo";
+    config.providers = {demo};
+    config.routes = {{"*", {"demo"}}};
+}
+
+// ---------------------------------------------------------------------------------------
+// Environment and flags
+
+// The value a setting takes from the environment or the flags, with its source's name.
+struct Override {
+    std::string value;
+    std::string source;  // "--listen" or "VOXGATE_LISTEN"
+};
+
+// Flags beat the environment; an empty variable counts as unset (compose files and
+// Kubernetes manifests often define variables as empty).
+std::optional<Override> winning_override(const std::optional<std::string>& flag_value, std::string_view flag,
+                                         const char* variable, const Environment& env) {
+    if (flag_value) return Override{*flag_value, std::string(flag)};
+    const char* value = env(variable);
+    if (value != nullptr && *value != '\0') return Override{value, variable};
+    return std::nullopt;
+}
+
+void apply_overrides(Config& config, const CliOptions& cli, const Environment& env) {
+    if (auto listen = winning_override(cli.listen, "--listen", "VOXGATE_LISTEN", env)) {
+        parse_listen(listen->value, config.server, listen->source);
+    }
+    if (auto threads = winning_override(cli.threads, "--threads", "VOXGATE_THREADS", env)) {
+        config.server.threads = static_cast<unsigned>(integer_from_text(threads->value, between(0, 1024),
+                                                                        threads->source));
+    }
+    if (auto level = winning_override(cli.log_level, "--log-level", "VOXGATE_LOG_LEVEL", env)) {
+        config.log.level = checked_choice(level->value, log_levels, level->source);
+    }
+    if (auto format = winning_override(cli.log_format, "--log-format", "VOXGATE_LOG_FORMAT", env)) {
+        config.log.format = checked_choice(format->value, log_formats, format->source);
+    }
+}
+
+// Userinfo ("user:secret@") and the query may carry credentials; the log gets neither.
+std::string url_for_log(std::string_view url) {
+    url = url.substr(0, url.find_first_of("?#"));
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) return std::string(url);
+    const auto authority_begin = scheme_end + 3;
+    const auto authority_end = std::min(url.find('/', authority_begin), url.size());
+    const auto at = url.rfind('@', authority_end - 1);
+    if (at == std::string_view::npos || at < authority_begin) return std::string(url);
+    return std::string(url.substr(0, authority_begin)) + std::string(url.substr(at + 1));
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::string_view where, std::string_view problem)
+    : std::runtime_error("config error: " + one_line(where) + ": " + one_line(problem)), where_(where) {}
+
+Environment process_environment() {
+    return [](const char* name) -> const char* { return std::getenv(name); };
+}
+
+Config config_from_json(std::string_view json_text, std::string_view origin, const Environment& env) {
+    const json document = parse_document(json_text, origin);
+    JsonSection root(document, "");
+    Config config;
+    if (auto section = root.section("server")) read_server(*section, config.server);
+    if (auto section = root.section("tls")) read_tls(*section, config.tls);
+    if (auto section = root.section("limits")) read_limits(*section, config.limits);
+    if (auto section = root.section("websocket")) read_websocket(*section, config.websocket);
+    if (auto section = root.section("shutdown")) read_shutdown(*section, config.shutdown);
+    if (auto section = root.section("log")) read_log(*section, config.log);
+    if (auto section = root.section("sessions")) read_sessions(*section, config.sessions);
+
+    const json* providers = root.find("providers");
+    const json* routes = root.find("routes");
+    root.reject_unknown_keys();
+
+    if (providers == nullptr) {
+        set_default_providers(config);
+    } else {
+        read_providers(JsonSection(*providers, "providers"), config.providers, env);
+        if (routes == nullptr && config.providers.size() == 1) {
+            config.routes = {{"*", {config.providers.front().name}}};
+        } else if (routes == nullptr) {
+            throw ConfigError("routes", "missing; with several providers, map client models (or \"*\") "
+                                        "to provider lists");
+        }
+    }
+    if (routes != nullptr) read_routes(JsonSection(*routes, "routes"), config.providers, config.routes);
+    return config;
+}
+
+Config load_config(const CliOptions& cli, const Environment& env) {
+    Config config;
+    if (auto file = winning_override(cli.config_file, "--config", "VOXGATE_CONFIG", env)) {
+        const std::string text = read_small_file(file->value, max_config_file_bytes, file->source);
+        config = config_from_json(text, file->value, env);
+    } else {
+        config = config_from_json("{}", "(built-in defaults)", env);
+    }
+    apply_overrides(config, cli, env);
+    return config;
+}
+
+std::vector<std::string> unusable_providers(const Config& config) {
+    std::vector<std::string> names;
+    for (const auto& provider : config.providers) {
+        if (!provider.usable()) names.push_back(provider.name);
+    }
+    return names;
+}
+
+std::string describe_providers(const Config& config) {
+    std::string text;
+    for (const auto& provider : config.providers) {
+        if (!text.empty()) text += "; ";
+        text += provider.name + " (" + provider.kind;
+        if (provider.kind == "demo") {
+            text += ", built-in canned replies)";
+            continue;
+        }
+        text += ", model " + (provider.model.empty() ? std::string("from client") : provider.model);
+        text += ", " + url_for_log(provider.base_url);
+        if (!provider.api_key_env.empty()) {
+            text += ", key from $" + provider.api_key_env;
+            if (!provider.usable()) text += " (unset: unusable)";
+        } else if (!provider.api_key_file.empty()) {
+            text += ", key from file " + provider.api_key_file;
+        } else {
+            text += ", no key";
+        }
+        text += ")";
+    }
+    return text;
+}
+
+}  // namespace voxgate::config
