@@ -17,6 +17,7 @@
 #include "session/client_link.hpp"
 #include "session/session_registry.hpp"
 #include "voxgate/config.hpp"
+#include "voxgate/net.hpp"
 
 namespace voxgate::server {
 

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 namespace voxgate::server {
@@ -38,9 +38,10 @@ void configure_logging(const LogConfig& log) {
     auto level = spdlog::level::from_str(log.level);
     if (level == spdlog::level::off && log.level != "off")
         throw std::invalid_argument("log.level: unknown level " + log.level);
-    auto logger = spdlog::stderr_logger_mt("voxgate");
+    // Not registered by name: configuring twice (tests) must not throw.
+    auto logger = std::make_shared<spdlog::logger>("voxgate", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     if (log.format == "json") logger->set_formatter(std::make_unique<JsonLineFormatter>());
-    else if (log.format == "text") logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    else if (log.format == "text") logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
     else throw std::invalid_argument("log.format: expected text or json");
     logger->set_level(level);
     logger->flush_on(spdlog::level::info);

@@ -51,7 +51,11 @@ template <class NextLayer>
 void WsConnection<NextLayer>::run(HttpRequest upgrade, QueryParams query) {
     const auto& config = shard_.gateway().config;
     // Timeouts are the shard sweeper's job (no per-connection timer).
-    ws_.set_option(websocket::stream_base::timeout::none());
+    websocket::stream_base::timeout no_timeouts{};
+    no_timeouts.handshake_timeout = websocket::stream_base::none();
+    no_timeouts.idle_timeout = websocket::stream_base::none();
+    no_timeouts.keep_alive_pings = false;
+    ws_.set_option(no_timeouts);
     ws_.read_message_max(config.limits.max_message_bytes);
     ws_.auto_fragment(false);
     if (config.websocket.permessage_deflate) {
@@ -214,7 +218,7 @@ template <class NextLayer>
 void WsConnection<NextLayer>::start_close() {
     if (!open_) return abort();
     close_sent_ = true;
-    ws_.async_close(websocket::close_reason(close_code_, close_reason_),
+    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
                     beast::bind_front_handler(&WsConnection::on_close, this->shared_from_this()));
 }
 

@@ -1,0 +1,78 @@
+#pragma once
+// Test helpers for running voxgate: in-process (a Runtime on 127.0.0.1 with port 0)
+// and as the real binary in a child process (signals, exit codes, flags).
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/runtime.hpp"
+
+namespace voxgate::test {
+
+// A test config: 127.0.0.1, port 0, 2 threads, quiet logs.
+Config test_config();
+
+class TestGateway {
+public:
+    explicit TestGateway(Config config = test_config(), bool wire = true);
+    ~TestGateway();
+
+    std::uint16_t port() const { return port_; }
+    server::Runtime& runtime() { return *runtime_; }
+    void shutdown();
+
+private:
+    std::unique_ptr<server::Runtime> runtime_;
+    std::uint16_t port_ = 0;
+    bool stopped_ = false;
+};
+
+// One blocking HTTP/1.1 request to 127.0.0.1:port; returns status, headers (lower-case
+// names) and body. Throws on connection failure.
+struct HttpResult {
+    int status = 0;
+    std::map<std::string, std::string> headers;
+    std::string body;
+};
+HttpResult http_get(std::uint16_t port, const std::string& target, const std::string& method = "GET",
+                    const std::vector<std::pair<std::string, std::string>>& headers = {});
+// Sends raw bytes and returns the raw response (until the server closes or 2 s of silence).
+std::string http_raw(std::uint16_t port, const std::string& bytes);
+
+// Value of an unlabelled sample (or a labelled one when `labels` is given exactly as in the
+// exposition, e.g. {code="200",path="/healthz"}) in Prometheus text; nullopt if absent.
+std::optional<double> metric_value(const std::string& exposition, const std::string& name,
+                                   const std::string& labels = "");
+
+// The real binary in a child process.
+class ChildProcess {
+public:
+    ChildProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+    ~ChildProcess();
+
+    int pid() const { return pid_; }
+    void signal(int signal_number);
+    // Waits for exit; returns the exit code, or -1 on timeout (the child is then killed).
+    int wait(std::chrono::milliseconds timeout);
+    std::string stderr_text() const;  // everything the child wrote to stderr so far
+    std::string stdout_text() const;
+
+private:
+    int pid_ = -1;
+    std::string stderr_path_;
+    std::string stdout_path_;
+    bool exited_ = false;
+};
+
+// Picks a free loopback port (bind to 0, read, close).
+std::uint16_t free_port();
+// Polls GET /healthz until it answers 200 or the timeout passes.
+bool wait_healthy(std::uint16_t port, std::chrono::milliseconds timeout);
+
+std::string binary_path();  // build/voxgate
+std::string source_dir();   // repository root
+
+}  // namespace voxgate::test
