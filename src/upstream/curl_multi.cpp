@@ -1,0 +1,358 @@
+#include "upstream/curl_multi.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "upstream/curl_error.hpp"
+
+namespace voxgate::upstream {
+namespace {
+
+void ensure_curl_global_init() {
+    // curl_global_init must precede every other curl call; it is reference counted and
+    // thread-safe in the libcurl we build against, but doing it once is enough.
+    static const CURLcode result = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (result != CURLE_OK) {
+        throw std::runtime_error(std::string("curl_global_init failed: ") + curl_easy_strerror(result));
+    }
+}
+
+}  // namespace
+
+// One registration of a socket curl asked us to watch. The descriptor does not own the
+// fd: curl closes its own sockets, so the descriptor is always released, never closed.
+// A new SocketWatch is made each time curl starts watching a socket again, and pending
+// waits hold the old one: a stale completion sees `owner == nullptr` and never reaches
+// curl_multi_socket_action, even if the fd number was reused meanwhile.
+struct CurlMulti::SocketWatch {
+    SocketWatch(const executor_type& executor, curl_socket_t socket, CurlMulti* multi)
+        : descriptor(executor), fd(socket), owner(multi) {}
+    ~SocketWatch() { release(); }
+
+    // Deregisters from the reactor (pending waits complete with operation_aborted) without
+    // closing the fd.
+    void release() noexcept {
+        owner = nullptr;
+        if (descriptor.is_open()) descriptor.release();
+    }
+
+    descriptor_type descriptor;
+    curl_socket_t fd;
+    CurlMulti* owner;  // null once curl stopped watching this registration
+    int wanted = CURL_POLL_NONE;
+    bool read_armed = false;
+    bool write_armed = false;
+};
+
+CurlEasy::CurlEasy() : handle_(curl_easy_init()) {}
+
+CurlEasy::~CurlEasy() {
+    // The multi holds a shared reference while the handle is in it, so by now it is out.
+    if (handle_ != nullptr) curl_easy_cleanup(handle_);
+}
+
+CurlMulti::CurlMulti(asio::io_context& io, CurlMultiOptions options)
+    : io_(io), timer_(io.get_executor()), alive_(std::make_shared<CurlMulti*>(this)) {
+    ensure_curl_global_init();
+    multi_ = curl_multi_init();
+    if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket_callback);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMulti::on_timer_callback);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
+    curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, options.max_total_connections);
+    curl_multi_setopt(multi_, CURLMOPT_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+}
+
+CurlMulti::~CurlMulti() {
+    *alive_ = nullptr;
+    shutting_down_ = true;
+    timer_.cancel();
+    deferred_.clear();
+    for (auto& [handle, easy] : transfers_) {
+        easy->multi_ = nullptr;
+        easy->state_ = CurlEasy::State::idle;
+        curl_multi_remove_handle(multi_, handle);  // harmless for a handle still waiting to be added
+    }
+    transfers_.clear();  // frees the transfers whose owners already let go
+    // Closes the cached connections; the socket and close-socket callbacks still run here
+    // and release their watches before each fd is closed.
+    curl_multi_cleanup(multi_);
+    for (auto& [fd, watch] : sockets_) watch->release();
+    sockets_.clear();
+}
+
+error_code CurlMulti::add(std::shared_ptr<CurlEasy> easy) {
+    if (easy == nullptr || easy->handle_ == nullptr) return make_error_code(CURLM_BAD_EASY_HANDLE);
+    if (easy->state_ != CurlEasy::State::idle) return make_error_code(CURLM_ADDED_ALREADY);
+    CURL* handle = easy->handle_;
+    // The multi owns the sockets' watches, so it must see every close: curl calls this for
+    // each socket it opened for a connection, including ones it closes much later from the
+    // connection cache.
+    curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, &CurlMulti::on_close_socket);
+    curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, this);
+    curl_easy_setopt(handle, CURLOPT_PRIVATE, easy.get());
+    easy->multi_ = this;
+    if (in_curl_call()) {
+        easy->state_ = CurlEasy::State::adding;
+        transfers_.emplace(handle, easy);
+        deferred_.push_back({Deferred::add, std::move(easy)});
+        return {};
+    }
+    return add_now(easy);
+}
+
+error_code CurlMulti::add_now(const std::shared_ptr<CurlEasy>& easy) {
+    CURL* handle = easy->handle_;
+    transfers_[handle] = easy;
+    // Adding only sets curl's timer (to 0: the timer callback posts the first action).
+    const CURLMcode code = curl_multi_add_handle(multi_, handle);
+    if (code != CURLM_OK) {
+        transfers_.erase(handle);
+        easy->multi_ = nullptr;
+        easy->state_ = CurlEasy::State::idle;
+        return make_error_code(code);
+    }
+    easy->state_ = CurlEasy::State::added;
+    return {};
+}
+
+void CurlMulti::remove(CurlEasy& easy) {
+    if (easy.multi_ != this) return;
+    switch (easy.state_) {
+    case CurlEasy::State::idle:
+    case CurlEasy::State::removing:
+        return;
+    case CurlEasy::State::adding:
+    case CurlEasy::State::added:
+        break;
+    }
+    if (in_curl_call()) {
+        // curl answers CURLM_RECURSIVE_API_CALL from inside its callbacks.
+        easy.state_ = CurlEasy::State::removing;
+        deferred_.push_back({Deferred::remove, easy.shared_from_this()});
+        return;
+    }
+    remove_now(easy);
+}
+
+void CurlMulti::remove_now(CurlEasy& easy) {
+    CURL* handle = easy.handle_;
+    const bool was_added = easy.state_ != CurlEasy::State::adding;
+    easy.multi_ = nullptr;
+    easy.state_ = CurlEasy::State::idle;
+    // Keep the object alive until curl has let go of it: erasing may drop the last reference.
+    std::shared_ptr<CurlEasy> keep = easy.shared_from_this();
+    if (was_added) {
+        ++curl_call_depth_;
+        curl_multi_remove_handle(multi_, handle);
+        --curl_call_depth_;
+    }
+    transfers_.erase(handle);
+    keep.reset();
+}
+
+bool CurlMulti::pause_receive(CurlEasy& easy) {
+    if (easy.multi_ != this || easy.state_ != CurlEasy::State::added) return false;
+    ++curl_call_depth_;
+    const CURLcode code = curl_easy_pause(easy.handle_, CURLPAUSE_RECV);
+    --curl_call_depth_;
+    after_curl_call();
+    return code == CURLE_OK;
+}
+
+void CurlMulti::resume_receive(CurlEasy& easy) {
+    if (easy.multi_ != this) return;
+    if (in_curl_call()) {
+        deferred_.push_back({Deferred::resume, easy.shared_from_this()});
+        return;
+    }
+    resume_now(easy);
+}
+
+void CurlMulti::resume_now(CurlEasy& easy) {
+    if (easy.multi_ != this || easy.state_ != CurlEasy::State::added) return;
+    // curl may call the write callback with held-back data before returning; whatever the
+    // sink does there (pause, cancel, drop the transfer) is deferred by curl_call_depth_.
+    std::shared_ptr<CurlEasy> keep = easy.shared_from_this();
+    ++curl_call_depth_;
+    curl_easy_pause(easy.handle_, CURLPAUSE_CONT);
+    --curl_call_depth_;
+    after_curl_call();
+}
+
+int CurlMulti::on_socket_callback(CURL*, curl_socket_t fd, int what, void* self, void* watch) {
+    auto* multi = static_cast<CurlMulti*>(self);
+    if (what == CURL_POLL_REMOVE) {
+        multi->unwatch_socket(fd);
+    } else {
+        multi->watch_socket(fd, what, static_cast<SocketWatch*>(watch));
+    }
+    return 0;
+}
+
+void CurlMulti::watch_socket(curl_socket_t fd, int what, SocketWatch* known) {
+    auto found = sockets_.find(fd);
+    if (found != sockets_.end() && found->second.get() != known) {
+        // curl announces this socket as new, yet we still watch that fd number: our watch
+        // belongs to a socket that was closed without a REMOVE. Drop it before reuse.
+        found->second->release();
+        sockets_.erase(found);
+        found = sockets_.end();
+    }
+    if (found == sockets_.end()) {
+        auto watch = std::make_shared<SocketWatch>(io_.get_executor(), fd, this);
+        error_code ec;
+        watch->descriptor.assign(fd, ec);
+        if (ec) {
+            spdlog::warn("upstream: cannot watch curl socket {}: {}", fd, ec.message());
+            return;  // curl's own timeouts end the transfer
+        }
+        curl_multi_assign(multi_, fd, watch.get());
+        found = sockets_.emplace(fd, std::move(watch)).first;
+    }
+    found->second->wanted = what;
+    arm(found->second);
+}
+
+void CurlMulti::unwatch_socket(curl_socket_t fd) {
+    const auto found = sockets_.find(fd);
+    if (found == sockets_.end()) return;
+    found->second->release();
+    sockets_.erase(found);
+}
+
+int CurlMulti::on_close_socket(void* self, curl_socket_t fd) {
+    // Release before close: the reactor must deregister a still-valid fd, and no wait may
+    // survive on a number the kernel is about to hand out again.
+    static_cast<CurlMulti*>(self)->unwatch_socket(fd);
+    return ::close(fd);
+}
+
+void CurlMulti::arm(const std::shared_ptr<SocketWatch>& watch) {
+    if ((watch->wanted & CURL_POLL_IN) != 0 && !watch->read_armed) {
+        watch->read_armed = true;
+        watch->descriptor.async_wait(descriptor_type::wait_read, [watch](const error_code& ec) {
+            watch->read_armed = false;
+            if (watch->owner != nullptr) watch->owner->on_socket_ready(watch, CURL_CSELECT_IN, ec);
+        });
+    }
+    if ((watch->wanted & CURL_POLL_OUT) != 0 && !watch->write_armed) {
+        watch->write_armed = true;
+        watch->descriptor.async_wait(descriptor_type::wait_write, [watch](const error_code& ec) {
+            watch->write_armed = false;
+            if (watch->owner != nullptr) watch->owner->on_socket_ready(watch, CURL_CSELECT_OUT, ec);
+        });
+    }
+}
+
+void CurlMulti::on_socket_ready(const std::shared_ptr<SocketWatch>& watch, int direction,
+                                const error_code& ec) {
+    if (ec == asio::error::operation_aborted) return;
+    const int wanted_bit = direction == CURL_CSELECT_IN ? CURL_POLL_IN : CURL_POLL_OUT;
+    if ((watch->wanted & wanted_bit) == 0) return;  // curl lost interest while we waited
+    socket_action(watch->fd, direction | (ec ? CURL_CSELECT_ERR : 0));
+    // curl may have changed what it wants, or stopped watching (owner is then null).
+    if (watch->owner != nullptr) arm(watch);
+}
+
+int CurlMulti::on_timer_callback(CURLM*, long timeout_ms, void* self) {
+    auto* multi = static_cast<CurlMulti*>(self);
+    if (multi->shutting_down_) return 0;
+    if (timeout_ms < 0) {
+        multi->timer_.cancel();
+        return 0;
+    }
+    if (timeout_ms == 0) {
+        // curl wants the timeout action now, but we are inside a curl call: post it.
+        multi->timer_.cancel();
+        if (!multi->timeout_posted_) {
+            multi->timeout_posted_ = true;
+            asio::post(multi->io_, [alive = multi->alive_] {
+                if (CurlMulti* live = *alive) {
+                    live->timeout_posted_ = false;
+                    live->on_timeout();
+                }
+            });
+        }
+        return 0;
+    }
+    multi->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+    multi->timer_.async_wait([alive = multi->alive_](const error_code& ec) {
+        if (ec) return;
+        if (CurlMulti* live = *alive) live->on_timeout();
+    });
+    return 0;
+}
+
+void CurlMulti::on_timeout() { socket_action(CURL_SOCKET_TIMEOUT, 0); }
+
+void CurlMulti::socket_action(curl_socket_t fd, int flags) {
+    int running = 0;
+    ++curl_call_depth_;
+    const CURLMcode code = curl_multi_socket_action(multi_, fd, flags, &running);
+    --curl_call_depth_;
+    if (code != CURLM_OK) spdlog::warn("upstream: curl_multi_socket_action: {}", curl_multi_strerror(code));
+    after_curl_call();
+}
+
+void CurlMulti::after_curl_call() {
+    if (in_curl_call()) return;  // the outermost call finishes the work
+    complete_finished_transfers();
+    run_deferred();
+}
+
+void CurlMulti::complete_finished_transfers() {
+    int queued = 0;
+    // One message at a time: completing a transfer may remove others (and their messages).
+    while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+        if (message->msg != CURLMSG_DONE) continue;
+        CURL* handle = message->easy_handle;
+        const CURLcode result = message->data.result;
+        const auto found = transfers_.find(handle);
+        if (found == transfers_.end()) continue;
+        std::shared_ptr<CurlEasy> easy = std::move(found->second);
+        transfers_.erase(found);
+        const bool wanted = easy->state_ == CurlEasy::State::added;
+        easy->multi_ = nullptr;
+        easy->state_ = CurlEasy::State::idle;
+        ++curl_call_depth_;
+        curl_multi_remove_handle(multi_, handle);
+        --curl_call_depth_;
+        if (wanted) easy->on_transfer_done(make_error_code(result));
+    }
+}
+
+void CurlMulti::run_deferred() {
+    while (!deferred_.empty() && !in_curl_call()) {
+        std::vector<DeferredWork> work;
+        work.swap(deferred_);
+        for (DeferredWork& item : work) {
+            CurlEasy& easy = *item.easy;
+            if (easy.multi_ != this) continue;  // finished or removed meanwhile
+            switch (item.what) {
+            case Deferred::add:
+                if (easy.state_ == CurlEasy::State::adding) {
+                    if (const error_code ec = add_now(item.easy)) easy.on_transfer_done(ec);
+                }
+                break;
+            case Deferred::remove:
+                if (easy.state_ == CurlEasy::State::removing) remove_now(easy);
+                break;
+            case Deferred::resume:
+                resume_now(easy);
+                break;
+            }
+        }
+    }
+}
+
+}  // namespace voxgate::upstream
