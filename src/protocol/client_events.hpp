@@ -1,0 +1,83 @@
+#pragma once
+// Client events (protocols.md 1.6) decoded into typed structs. Pure: text in, a
+// ClientEvent or a ProtocolError out (with the client's event_id when it had one).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "protocol/items.hpp"
+#include "protocol/protocol_error.hpp"
+#include "protocol/session_settings.hpp"
+
+namespace voxgate::protocol {
+
+struct SessionUpdate {
+    SessionPatch patch;
+};
+
+struct ItemCreate {
+    Item item;  // id empty when the client gave none
+    // nullopt = append; "root" = prepend; otherwise insert after that item.
+    std::optional<std::string> previous_item_id;
+};
+
+struct ItemDelete {
+    std::string item_id;
+};
+
+struct ItemRetrieve {
+    std::string item_id;
+};
+
+// conversation.item.truncate for text. `audio_end_ms` has no meaning for text and is only
+// echoed back; the cut is `text_end` code points when the client sends that voxgate
+// extension, else the text voxgate had written to the socket when the event arrived
+// (the part the user can have seen). See RealtimeSession::truncate_item.
+struct ItemTruncate {
+    std::string item_id;
+    std::int64_t content_index = 0;
+    std::int64_t audio_end_ms = 0;
+    std::optional<std::int64_t> text_end;
+};
+
+// response.create `response` (GA RealtimeResponseCreateParams); absent fields fall back
+// to the session's settings.
+struct ResponseParams {
+    std::optional<std::string> instructions;
+    std::optional<Json> tools;
+    std::optional<Json> tool_choice;
+    std::optional<std::optional<double>> temperature;
+    std::optional<TokenLimit> max_output_tokens;
+    Json metadata;              // null or an object of strings, echoed in the response
+    bool out_of_band = false;   // conversation:"none": the output is not added to the history
+    // Given: the model sees these instead of the conversation ([] = nothing).
+    std::optional<std::vector<InputEntry>> input;
+};
+
+struct ResponseCreate {
+    ResponseParams response;
+};
+
+struct ResponseCancel {
+    std::string response_id;  // "" = whichever response is active
+};
+
+using ClientEventBody =
+    std::variant<SessionUpdate, ItemCreate, ItemDelete, ItemRetrieve, ItemTruncate, ResponseCreate, ResponseCancel>;
+
+struct ClientEvent {
+    std::string event_id;  // "" when the client sent none
+    ClientEventBody body;
+};
+
+using DecodeResult = std::variant<ClientEvent, ProtocolError>;
+
+DecodeResult decode_client_event(std::string_view text);
+
+inline constexpr std::size_t max_event_id_length = 512;
+inline constexpr std::size_t max_metadata_entries = 16;
+
+}  // namespace voxgate::protocol

@@ -1,0 +1,109 @@
+#pragma once
+// ResponseStream: one model response turned into the exact GA event sequence
+// (protocols.md 1.7 and 1.9). Pure: the session feeds it what the upstream streams and it
+// hands back frames, in order, through its listener. It never sees a socket or a clock.
+//
+//   begin()                      response.created (status in_progress, output [], usage null)
+//   first text delta             response.output_item.added (message, assistant, in_progress, content [])
+//                                [listener adds it to the conversation: conversation.item.added]
+//                                response.content_part.added (part {type:"text", text:""})
+//   each text delta              response.output_text.delta (at once, no batching)
+//   first tool call fragment     closes an open text item, then response.output_item.added
+//                                (function_call, call_id, name, arguments "")
+//   each tool call fragment      response.function_call_arguments.delta
+//   end(...)                     closes open items in output order:
+//                                  text: response.output_text.done, response.content_part.done,
+//                                  function call: response.function_call_arguments.done,
+//                                  then response.output_item.done [listener: conversation.item.done]
+//                                response.done (status, status_details, output, usage)
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/items.hpp"
+#include "protocol/json_text.hpp"
+#include "protocol/server_events.hpp"
+#include "protocol/session_settings.hpp"
+
+namespace voxgate::protocol {
+
+enum class ResponseStatus : std::uint8_t { in_progress, completed, cancelled, incomplete, failed };
+std::string_view to_string(ResponseStatus status);
+
+struct TokenUsage {
+    std::int64_t input_tokens = 0;
+    std::int64_t output_tokens = 0;
+    std::int64_t total_tokens = 0;
+};
+
+// How a response ended, for response.done's status and status_details.
+struct ResponseEnd {
+    ResponseStatus status = ResponseStatus::completed;
+    // cancelled: client_cancelled | turn_detected; incomplete: max_output_tokens | content_filter
+    std::string reason;
+    std::string error_type;  // failed: status_details.error
+    std::string error_code;
+};
+
+struct ResponseInfo {
+    std::string id;               // "resp_..."
+    std::string conversation_id;  // "" = out-of-band (null)
+    TokenLimit max_output_tokens;
+    Json metadata;  // null or an object
+};
+
+class ResponseStreamListener {
+public:
+    virtual void send_frame(std::string frame) = 0;
+    // Right after response.output_item.added / response.output_item.done of `item`.
+    virtual void on_output_item_added(const Item& item) = 0;
+    virtual void on_output_item_done(const Item& item) = 0;
+    // Right after each response.output_text.delta frame; item's text holds all text so far.
+    virtual void on_text_delta_sent(const Item& item) = 0;
+
+protected:
+    ~ResponseStreamListener() = default;
+};
+
+class ResponseStream {
+public:
+    ResponseStream(ResponseInfo info, ResponseStreamListener& listener);
+
+    void begin();
+    void text_delta(std::string_view delta);
+    // call_id and name come with a call's first fragment; a missing call_id gets a "call_..." id.
+    void tool_call_delta(int index, std::string_view call_id, std::string_view name, std::string_view fragment);
+    void set_usage(const TokenUsage& usage) { usage_ = usage; }
+    void end(const ResponseEnd& end);
+
+    const std::string& id() const { return info_.id; }
+    bool ended() const { return ended_; }
+    const std::vector<Item>& output() const { return output_; }
+    // The response object as response.created/response.done carry it.
+    OrderedJson response_json(ResponseStatus status, const ResponseEnd* end) const;
+
+private:
+    struct OpenCall {
+        int index;                // the provider's tool call index
+        std::size_t output_index;
+        DeltaEncoder arguments;
+    };
+
+    OutputRef ref(std::size_t output_index) const;
+    void open_text_item();
+    void close_item(std::size_t output_index, ItemStatus status);
+
+    ResponseInfo info_;
+    ResponseStreamListener& listener_;
+    std::vector<Item> output_;
+    std::optional<std::size_t> open_text_;  // output index of the message item being streamed
+    DeltaEncoder text_delta_;
+    std::vector<OpenCall> open_calls_;
+    TokenUsage usage_;
+    bool ended_ = false;
+};
+
+}  // namespace voxgate::protocol

@@ -1,0 +1,190 @@
+#include "protocol/server_events.hpp"
+
+#include "protocol/ids.hpp"
+
+namespace voxgate::protocol {
+namespace {
+
+OrderedJson event(std::string_view type) {
+    OrderedJson out;
+    out["type"] = type;
+    out["event_id"] = new_event_id();
+    return out;
+}
+
+OrderedJson empty_as_null(std::string_view text) {
+    if (text.empty()) return nullptr;
+    return text;
+}
+
+OrderedJson nullable(std::optional<std::string_view> text) {
+    if (!text) return nullptr;
+    return *text;
+}
+
+std::string item_event(std::string_view type, const Item& item, std::optional<std::string_view> previous_item_id) {
+    auto out = event(type);
+    out["item"] = item_json(item);
+    out["previous_item_id"] = nullable(previous_item_id);
+    return to_text(out);
+}
+
+void put_ref(OrderedJson& out, const OutputRef& ref) {
+    out["response_id"] = ref.response_id;
+    out["item_id"] = ref.item_id;
+    out["output_index"] = ref.output_index;
+}
+
+std::string content_part_event(std::string_view type, const OutputRef& ref, std::size_t content_index,
+                               std::string_view text) {
+    auto out = event(type);
+    put_ref(out, ref);
+    out["content_index"] = content_index;
+    out["part"] = {{"type", "text"}, {"text", text}};
+    return to_text(out);
+}
+
+std::string output_item_event(std::string_view type, std::string_view response_id, std::size_t output_index,
+                              const Item& item) {
+    auto out = event(type);
+    out["response_id"] = response_id;
+    out["output_index"] = output_index;
+    out["item"] = item_json(item);
+    return to_text(out);
+}
+
+}  // namespace
+
+std::string error_event(const ProtocolError& error) {
+    auto out = event("error");
+    out["error"] = {{"type", error.type},
+                    {"code", empty_as_null(error.code)},
+                    {"message", error.message},
+                    {"param", empty_as_null(error.param)},
+                    {"event_id", empty_as_null(error.event_id)}};
+    return to_text(out);
+}
+
+std::string session_created(const OrderedJson& session) {
+    auto out = event("session.created");
+    out["session"] = session;
+    return to_text(out);
+}
+
+std::string session_updated(const OrderedJson& session) {
+    auto out = event("session.updated");
+    out["session"] = session;
+    return to_text(out);
+}
+
+std::string conversation_item_added(const Item& item, std::optional<std::string_view> previous_item_id) {
+    return item_event("conversation.item.added", item, previous_item_id);
+}
+
+std::string conversation_item_done(const Item& item, std::optional<std::string_view> previous_item_id) {
+    return item_event("conversation.item.done", item, previous_item_id);
+}
+
+std::string conversation_item_deleted(std::string_view item_id) {
+    auto out = event("conversation.item.deleted");
+    out["item_id"] = item_id;
+    return to_text(out);
+}
+
+std::string conversation_item_retrieved(const Item& item) {
+    auto out = event("conversation.item.retrieved");
+    out["item"] = item_json(item);
+    return to_text(out);
+}
+
+std::string conversation_item_truncated(std::string_view item_id, std::int64_t content_index,
+                                        std::int64_t audio_end_ms) {
+    auto out = event("conversation.item.truncated");
+    out["item_id"] = item_id;
+    out["content_index"] = content_index;
+    out["audio_end_ms"] = audio_end_ms;
+    return to_text(out);
+}
+
+std::string response_created(const OrderedJson& response) {
+    auto out = event("response.created");
+    out["response"] = response;
+    return to_text(out);
+}
+
+std::string response_done(const OrderedJson& response) {
+    auto out = event("response.done");
+    out["response"] = response;
+    return to_text(out);
+}
+
+std::string output_item_added(std::string_view response_id, std::size_t output_index, const Item& item) {
+    return output_item_event("response.output_item.added", response_id, output_index, item);
+}
+
+std::string output_item_done(std::string_view response_id, std::size_t output_index, const Item& item) {
+    return output_item_event("response.output_item.done", response_id, output_index, item);
+}
+
+std::string content_part_added(const OutputRef& ref, std::size_t content_index, std::string_view text) {
+    return content_part_event("response.content_part.added", ref, content_index, text);
+}
+
+std::string content_part_done(const OutputRef& ref, std::size_t content_index, std::string_view text) {
+    return content_part_event("response.content_part.done", ref, content_index, text);
+}
+
+std::string output_text_done(const OutputRef& ref, std::size_t content_index, std::string_view text) {
+    auto out = event("response.output_text.done");
+    put_ref(out, ref);
+    out["content_index"] = content_index;
+    out["text"] = text;
+    return to_text(out);
+}
+
+std::string function_call_arguments_done(const OutputRef& ref, std::string_view call_id, std::string_view name,
+                                         std::string_view arguments) {
+    auto out = event("response.function_call_arguments.done");
+    put_ref(out, ref);
+    out["call_id"] = call_id;
+    out["name"] = name;
+    out["arguments"] = arguments;
+    return to_text(out);
+}
+
+DeltaEncoder::DeltaEncoder(std::string_view type, const OrderedJson& fixed_fields) {
+    head_ = "{\"type\":\"";
+    head_.append(type);
+    head_.append("\",\"event_id\":\"");
+    std::string fields = to_text(fixed_fields);  // {"response_id":...}
+    tail_ = "\",";
+    tail_.append(fields, 1, fields.size() - 2);
+    tail_.append(",\"delta\":\"");
+}
+
+DeltaEncoder DeltaEncoder::output_text(const OutputRef& ref, std::size_t content_index) {
+    OrderedJson fixed;
+    put_ref(fixed, ref);
+    fixed["content_index"] = content_index;
+    return DeltaEncoder("response.output_text.delta", fixed);
+}
+
+DeltaEncoder DeltaEncoder::function_call_arguments(const OutputRef& ref, std::string_view call_id) {
+    OrderedJson fixed;
+    put_ref(fixed, ref);
+    fixed["call_id"] = call_id;
+    return DeltaEncoder("response.function_call_arguments.delta", fixed);
+}
+
+std::string DeltaEncoder::encode(std::string_view delta) const {
+    std::string frame;
+    frame.reserve(head_.size() + 26 + tail_.size() + delta.size() + delta.size() / 8 + 2);
+    frame.append(head_);
+    append_event_id(frame);
+    frame.append(tail_);
+    append_json_escaped(frame, delta);
+    frame.append("\"}");
+    return frame;
+}
+
+}  // namespace voxgate::protocol

@@ -1,0 +1,63 @@
+#pragma once
+// Server events (protocols.md 1.7) encoded as JSON text. Every event starts with `type`
+// and a fresh `event_id`; the other fields follow in the order protocols.md lists them.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol/items.hpp"
+#include "protocol/json_text.hpp"
+#include "protocol/protocol_error.hpp"
+
+namespace voxgate::protocol {
+
+std::string error_event(const ProtocolError& error);
+
+std::string session_created(const OrderedJson& session);
+std::string session_updated(const OrderedJson& session);
+
+// previous_item_id: the item before this one in the conversation; nullopt = first (null).
+std::string conversation_item_added(const Item& item, std::optional<std::string_view> previous_item_id);
+std::string conversation_item_done(const Item& item, std::optional<std::string_view> previous_item_id);
+std::string conversation_item_deleted(std::string_view item_id);
+std::string conversation_item_retrieved(const Item& item);
+std::string conversation_item_truncated(std::string_view item_id, std::int64_t content_index, std::int64_t audio_end_ms);
+
+std::string response_created(const OrderedJson& response);
+std::string response_done(const OrderedJson& response);
+
+// Where an output item sits: the ids every response.* item event repeats.
+struct OutputRef {
+    std::string_view response_id;
+    std::string_view item_id;
+    std::size_t output_index = 0;
+};
+
+std::string output_item_added(std::string_view response_id, std::size_t output_index, const Item& item);
+std::string output_item_done(std::string_view response_id, std::size_t output_index, const Item& item);
+std::string content_part_added(const OutputRef& ref, std::size_t content_index, std::string_view text);
+std::string content_part_done(const OutputRef& ref, std::size_t content_index, std::string_view text);
+std::string output_text_done(const OutputRef& ref, std::size_t content_index, std::string_view text);
+std::string function_call_arguments_done(const OutputRef& ref, std::string_view call_id, std::string_view name,
+                                         std::string_view arguments);
+
+// The per-token events (response.output_text.delta, response.function_call_arguments.delta)
+// without a JSON DOM: the fixed fields are formatted once per output item, and each
+// delta costs one string with the escaped text appended.
+class DeltaEncoder {
+public:
+    DeltaEncoder() = default;
+    static DeltaEncoder output_text(const OutputRef& ref, std::size_t content_index);
+    static DeltaEncoder function_call_arguments(const OutputRef& ref, std::string_view call_id);
+
+    std::string encode(std::string_view delta) const;
+
+private:
+    DeltaEncoder(std::string_view type, const OrderedJson& fixed_fields);
+    std::string head_;  // {"type":"...","event_id":"
+    std::string tail_;  // ",<fixed fields>,"delta":"
+};
+
+}  // namespace voxgate::protocol

@@ -1,0 +1,78 @@
+#pragma once
+// The session object (protocols.md 1.4): what a session is configured with, how a
+// `session.update` changes it, and its GA encoding for session.created/updated.
+//
+// Field decisions (voxgate serves text only):
+// - output_modalities (beta: modalities): only ["text"]; anything with "audio" is refused
+//   with `unsupported_modality`, since accepting it would promise audio that never comes.
+// - audio.input.{format,noise_reduction,transcription,turn_detection} and
+//   audio.output.{format,voice,speed} (beta: input_audio_format, output_audio_format, voice,
+//   turn_detection, input_audio_transcription, input_audio_noise_reduction): accepted,
+//   stored and echoed back under their GA names, and inert: no audio flows, and the events
+//   that would carry it (input_audio_buffer.*) are refused with `unsupported_event`. SDKs
+//   send these by default; refusing them would break text clients for no gain.
+// - model: may change; the next response is routed by the new name (routes in config).
+// - type: optional (beta clients omit it); "realtime" only, "transcription" is refused.
+// - other GA fields (tracing, truncation, include, prompt, parallel_tool_calls, ...) are
+//   ignored, as protocols.md advises for fields a server does not know.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol/json_fields.hpp"
+#include "protocol/json_text.hpp"
+#include "protocol/protocol_error.hpp"
+#include "voxgate/config.hpp"
+
+namespace voxgate::protocol {
+
+// max_output_tokens: a positive integer, or "inf" (no limit).
+struct TokenLimit {
+    std::optional<int> tokens;  // nullopt = "inf"
+    friend bool operator==(const TokenLimit&, const TokenLimit&) = default;
+};
+
+struct SessionSettings {
+    std::string instructions;
+    Json tools = Json::array();  // normalized: [{"type":"function","name",("description"),("parameters")}]
+    Json tool_choice = "auto";   // "auto" | "none" | "required" | {"type":"function","name":...}
+    std::optional<double> temperature;
+    TokenLimit max_output_tokens;
+    Json audio;  // null, or {"input":{...},"output":{...}} as the client set it (inert, echoed)
+
+    static SessionSettings from_config(const SessionsConfig& config);
+};
+
+// The fields one session.update carries; absent fields leave the setting unchanged.
+struct SessionPatch {
+    std::optional<std::string> model;
+    std::optional<std::string> instructions;  // "" clears
+    std::optional<Json> tools;                // [] clears
+    std::optional<Json> tool_choice;
+    std::optional<std::optional<double>> temperature;  // engaged-and-empty = cleared (null)
+    std::optional<TokenLimit> max_output_tokens;
+    Json audio = Json::object();  // {"input":{key:value},"output":{key:value}} to merge
+};
+
+std::optional<SessionPatch> decode_session_patch(const Json& session, std::optional<ProtocolError>& error);
+void apply_patch(SessionSettings& settings, const SessionPatch& patch);  // patch.model is the caller's
+
+OrderedJson session_json(std::string_view session_id, std::string_view model, const SessionSettings& settings);
+// "inf" or the number, as max_output_tokens is written on the wire.
+OrderedJson token_limit_json(const TokenLimit& limit);
+
+// Field readers shared by session.update and response.create. Each returns nullopt when
+// the field is absent or invalid (then the Fields carry the error).
+std::optional<Json> read_tools(Fields& fields, std::string_view key);
+std::optional<Json> read_tool_choice(Fields& fields, std::string_view key);
+std::optional<TokenLimit> read_token_limit(Fields& fields, std::string_view key);
+std::optional<std::optional<double>> read_temperature(Fields& fields, std::string_view key);
+void check_output_modalities(Fields& fields, std::string_view key);
+// An instructions field may be "" (clears); only a wrong type is an error.
+std::optional<std::string> read_instructions(Fields& fields, std::string_view key);
+
+inline constexpr std::size_t max_tools = 128;
+inline constexpr std::size_t max_model_name_length = 256;
+inline constexpr int max_output_tokens_limit = 1'000'000;
+
+}  // namespace voxgate::protocol
