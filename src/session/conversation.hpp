@@ -1,28 +1,148 @@
 #pragma once
-// Conversation: the compact state of one realtime session (design.md, "Sessions").
-// It lives in the SessionRegistry so a client can reconnect and resume it.
+// Conversation: the state of one realtime session that outlives its connection
+// (design.md, "Sessions"): settings, model and item history. It lives in the
+// SessionRegistry so a client that reconnects with ?session_id= within
+// sessions.resume_ttl gets it back.
 //
-// Threading: the fields below are owned by the shard thread of the connection that
-// currently owns the conversation. The ownership fields (owner_*) are guarded by the
-// SessionRegistry shard lock and touched only inside SessionRegistry::with().
+// Who may touch what
+// ------------------
+// - `owner` and `detached_at` are guarded by the registry shard lock: read and written only
+//   inside SessionRegistry::with() or an erase_if predicate.
+// - Everything else belongs to the connection that owns the conversation and is touched
+//   only on that connection's shard thread, and only while its Ownership is ready().
+//
+// Hand-over (resume, takeover)
+// ----------------------------
+// A connection owns a conversation through an Ownership record. To resume, the new
+// connection B swaps its record into `owner` under the registry lock (claim_conversation):
+//   - nobody owned it (detached): B is ready at once. The previous owner's writes happened
+//     before it detached under the same lock, so B sees them.
+//   - connection A still owns it (possibly on another shard): B is not ready yet. B posts to
+//     A's executor: A cancels its response (its partial text goes into the history), gets an
+//     `error` (session_taken_over) and is closed with 4000; only then A posts back to B's
+//     executor and B becomes ready. The post chain orders A's last write before B's first
+//     read, so no lock is needed for the history itself.
+//   - if A was itself still waiting for its predecessor, A forwards B's confirmation only
+//     once its own has arrived: the chain keeps its order whatever the timing.
+// A connection that goes away detaches: under the lock, if it is still the owner, `owner`
+// is cleared and `detached_at` set; the server's periodic sweep erases conversations
+// detached for longer than the TTL (registry.erase_if with `expired`). With resume_ttl 0
+// resume and takeover are off and the conversation is erased at once.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "protocol/items.hpp"
+#include "protocol/session_settings.hpp"
 #include "session/session_id.hpp"
+#include "upstream/chat.hpp"
+#include "voxgate/net.hpp"
 
 namespace voxgate::session {
 
+class SessionRegistry;
+class Ownership;
+
+using Clock = std::chrono::steady_clock;
+
 struct Conversation {
     SessionId id;
-    std::chrono::steady_clock::time_point created_at = std::chrono::steady_clock::now();
-    // When the last connection detached; a detached conversation expires after
-    // sessions.resume_ttl. time_point{} while a connection owns it.
-    std::chrono::steady_clock::time_point detached_at{};
-    // Guarded by the registry lock: a token identifying the owning connection (0 = none).
-    std::uint64_t owner_token = 0;
+    Clock::time_point created_at = Clock::now();
+
+    // Owned by the owning connection's thread.
+    std::string model;  // client-visible model name; routes pick the provider
+    // Shared with every session that did not change its settings (copy on update).
+    std::shared_ptr<const protocol::SessionSettings> settings;
+    std::vector<protocol::Item> items;  // the default conversation, in order
+
+    // Guarded by the registry lock.
+    Clock::time_point detached_at{};  // when the last connection left; meaningful while owner is null
+    std::shared_ptr<Ownership> owner;
+
+    std::optional<std::size_t> index_of(std::string_view item_id) const;
+    protocol::Item* find(std::string_view item_id);
+    // The id of the item before items[index]; nullopt if it is the first.
+    std::optional<std::string_view> previous_id(std::size_t index) const;
+    std::size_t size_chars() const;
+    // Drops the oldest items, non-system first, never one still streaming (in_progress) nor
+    // the last one, until the history holds at most max_items items and max_chars
+    // characters. Returns the ids removed.
+    std::vector<std::string> evict_oldest(std::size_t max_chars, std::size_t max_items);
 };
+
+// The predicate for the server's TTL sweep: registry.erase_if([&](const Conversation& c) {
+// return expired(c, now, ttl); }). Call only under the registry lock (erase_if does).
+bool expired(const Conversation& conversation, Clock::time_point now, std::chrono::seconds ttl);
+
+// Implemented by the connection that owns a conversation; called on its shard thread.
+class ConversationOwner {
+public:
+    virtual void on_conversation_ready() = 0;  // the conversation is yours to touch now
+    virtual void on_conversation_taken() = 0;  // a newer connection took over: stop touching it and close
+
+protected:
+    ~ConversationOwner() = default;
+};
+
+// One connection's ownership of one conversation. Shared between the connection, the
+// registry record and the hand-over tasks in flight, so it outlives the connection when
+// a hand-over still needs it. Every member function runs on executor()'s thread.
+class Ownership {
+public:
+    Ownership(executor_type executor, ConversationOwner& owner, SessionRegistry& registry, SessionId id,
+              bool erase_on_detach);
+
+    executor_type executor() const { return executor_; }  // immutable: readable from any thread
+    bool ready() const { return ready_; }
+
+    // The predecessor let go (or there was none): tells the owner, or, if the owner has
+    // already gone, passes the conversation on (to a successor, or back to the registry).
+    void mark_ready();
+    // A successor took over: the owner stops, then `confirm` runs once we are ready.
+    void release(std::function<void()> confirm);
+    // The owner goes away (connection closed). Detaches now if ready, else when ready.
+    void abandon();
+
+private:
+    void detach();
+
+    executor_type executor_;
+    ConversationOwner* owner_;  // null once abandoned or released
+    SessionRegistry& registry_;
+    SessionId id_;
+    std::function<void()> forward_;  // a successor's confirmation, held until we are ready
+    bool erase_on_detach_;
+    bool ready_ = false;
+    bool released_ = false;
+    bool abandoned_ = false;
+};
+
+enum class ClaimOutcome : std::uint8_t { not_found, ready, handover };
+
+struct Claim {
+    ClaimOutcome outcome = ClaimOutcome::not_found;
+    std::shared_ptr<Conversation> conversation;
+};
+
+// Makes `successor` the owner of conversation `id` if it exists and has not expired at
+// `now`. On `ready` the caller calls successor->mark_ready() itself; on `handover` the
+// previous owner is asked to let go and successor->mark_ready() runs on successor's
+// executor when it has. An expired conversation is erased and reported not_found.
+Claim claim_conversation(SessionRegistry& registry, const SessionId& id, const std::shared_ptr<Ownership>& successor,
+                         Clock::time_point now, std::chrono::seconds ttl);
+
+// The history as a provider sees it: system/user/assistant messages, function calls as
+// assistant tool_calls (consecutive calls in one message), outputs as tool messages.
+// Trimmed to max_chars by dropping the oldest non-system items first (then the oldest
+// system items); the newest item is always kept. Tool results whose call was dropped,
+// and calls that got no result, are left out: providers reject both.
+std::vector<upstream::ChatMessage> chat_history(std::span<const protocol::Item> items, std::size_t max_chars);
 
 }  // namespace voxgate::session

@@ -1,0 +1,570 @@
+#include "session/realtime_session.hpp"
+
+#include <algorithm>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <boost/asio/post.hpp>
+
+#include "metrics/shard_metrics.hpp"
+#include "protocol/ids.hpp"
+#include "protocol/response_stream.hpp"
+#include "protocol/server_events.hpp"
+#include "session/session_registry.hpp"
+
+namespace voxgate::session {
+
+using protocol::ProtocolError;
+namespace codes = protocol::codes;
+
+// One response in flight: the upstream stream it observes, the GA event sequence it
+// produces, and the timestamps for metrics. Owned by the session; kept alive after
+// on_done until a posted task frees it, because the engine may still be on the stack.
+class RealtimeSession::ActiveResponse final : public upstream::ResponseObserver,
+                                              public protocol::ResponseStreamListener {
+public:
+    ActiveResponse(RealtimeSession& session, protocol::ResponseInfo info, bool in_conversation)
+        : session_(session), stream(std::move(info), *this), in_conversation(in_conversation) {}
+
+    // upstream::ResponseObserver
+    void on_text_delta(std::string_view text) override {
+        if (done || text.empty()) return;
+        stream.text_delta(text);
+        session_.on_first_delta(*this);
+    }
+    void on_tool_call_delta(int index, std::string_view call_id, std::string_view name,
+                            std::string_view fragment) override {
+        if (done) return;
+        stream.tool_call_delta(index, call_id, name, fragment);
+        session_.on_first_delta(*this);
+    }
+    void on_usage(const upstream::Usage& usage) override {
+        stream.set_usage({usage.input_tokens, usage.output_tokens, usage.total_tokens});
+    }
+    void on_finish(upstream::FinishReason reason) override { finish_reason = reason; }
+    void on_upstream_first_byte(std::string_view) override {
+        if (first_byte_at == Clock::time_point{}) first_byte_at = session_.context_.now();
+    }
+    void on_done(const upstream::ResponseResult& result) override {
+        if (!done) session_.on_response_done(*this, result);
+    }
+
+    // protocol::ResponseStreamListener
+    void send_frame(std::string frame) override { session_.send(std::move(frame)); }
+    void on_output_item_added(const protocol::Item& item) override { session_.on_output_item_added(*this, item); }
+    void on_output_item_done(const protocol::Item& item) override { session_.on_output_item_done(*this, item); }
+    void on_text_delta_sent(const protocol::Item& item) override { session_.on_text_delta_sent(*this, item); }
+
+private:
+    RealtimeSession& session_;
+
+public:
+    protocol::ResponseStream stream;
+    std::unique_ptr<upstream::ResponseHandle> handle;
+    const bool in_conversation;  // false: out-of-band (conversation "none")
+    bool done = false;
+    upstream::FinishReason finish_reason = upstream::FinishReason::none;
+    Clock::time_point started_at{};
+    Clock::time_point first_byte_at{};
+    Clock::time_point first_delta_at{};
+};
+
+namespace {
+
+std::string shortened(std::string_view text) {
+    return text.size() <= 80 ? std::string(text) : std::string(text.substr(0, 77)) + "...";
+}
+
+metrics::ResponseStatus metric_status(protocol::ResponseStatus status) {
+    switch (status) {
+        case protocol::ResponseStatus::cancelled: return metrics::ResponseStatus::cancelled;
+        case protocol::ResponseStatus::incomplete: return metrics::ResponseStatus::incomplete;
+        case protocol::ResponseStatus::failed: return metrics::ResponseStatus::failed;
+        default: return metrics::ResponseStatus::completed;
+    }
+}
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double>(to - from).count();
+}
+
+std::string_view incomplete_reason(upstream::FinishReason reason) {
+    if (reason == upstream::FinishReason::length) return "max_output_tokens";
+    if (reason == upstream::FinishReason::content_filter) return "content_filter";
+    return {};
+}
+
+}  // namespace
+
+RealtimeSession::RealtimeSession(ClientLink& link, const RealtimeContext& context, SessionParams params)
+    : link_(link),
+      context_(context),
+      params_(std::move(params)),
+      rate_limiter_(context.limits.max_events_per_second) {}
+
+RealtimeSession::~RealtimeSession() { shut_down(); }
+
+// ---------------------------------------------------------------------------------------
+// Connection lifecycle and ownership
+
+void RealtimeSession::on_open() {
+    if (state_ != State::created) return;
+    state_ = State::waiting;
+    const bool resumable = context_.sessions.resume_ttl.count() > 0;
+    if (!params_.session_id.empty()) {
+        auto id = SessionId::parse(params_.session_id);
+        if (id && resumable) {
+            ownership_ = std::make_shared<Ownership>(context_.executor, *this, context_.registry, *id, false);
+            Claim claim = claim_conversation(context_.registry, *id, ownership_, context_.now(),
+                                             context_.sessions.resume_ttl);
+            if (claim.outcome != ClaimOutcome::not_found && claim.conversation) {
+                conversation_ = std::move(claim.conversation);
+                resumed_ = true;
+                // On handover, the previous connection lets go first; mark_ready comes by post.
+                if (claim.outcome == ClaimOutcome::ready) ownership_->mark_ready();
+                return;
+            }
+            ownership_.reset();
+        }
+        resume_failed_ = true;
+    }
+    start_new_conversation();
+}
+
+void RealtimeSession::start_new_conversation() {
+    auto conversation = std::make_shared<Conversation>();
+    conversation->model = params_.model.empty() ? context_.sessions.default_model : params_.model;
+    conversation->settings = context_.preset ? context_.preset
+                                             : std::make_shared<const protocol::SessionSettings>(
+                                                   protocol::SessionSettings::from_config(context_.sessions));
+    const bool erase_on_detach = context_.sessions.resume_ttl.count() <= 0;
+    do {
+        conversation->id = SessionId::random();
+        ownership_ = std::make_shared<Ownership>(context_.executor, *this, context_.registry, conversation->id,
+                                                 erase_on_detach);
+        conversation->owner = ownership_;
+    } while (!context_.registry.insert(conversation->id, conversation));
+    conversation_ = std::move(conversation);
+    ownership_->mark_ready();
+}
+
+void RealtimeSession::on_conversation_ready() {
+    if (state_ != State::waiting) return;
+    state_ = State::open;
+    if (resumed_) {
+        if (!params_.model.empty()) conversation_->model = params_.model;
+        if (context_.metrics) context_.metrics->sessions_resumed.inc();
+    }
+    session_id_ = conversation_->id.str();
+    conversation_id_ = "conv_" + session_id_.substr(5);
+    // session.created is always the first server event (protocols.md 1.7).
+    send(session_json_text(true));
+    if (resume_failed_) {
+        reject({}, codes::session_not_found,
+               "session '" + shortened(params_.session_id) + "' was not found or has expired; a new session " +
+                   session_id_ + " was started",
+               "session_id");
+    }
+    auto pending = std::move(pending_events_);
+    pending_events_ = {};
+    for (const auto& message : pending) {
+        if (state_ != State::open) break;
+        handle_event(message);
+    }
+}
+
+void RealtimeSession::on_conversation_taken() {
+    // Runs before the new connection may touch the conversation: the partial text of a
+    // cancelled response lands in the history first.
+    if (response_) cancel_response({});
+    pending_events_.clear();
+    if (state_ != State::closed) {
+        reject({}, codes::session_taken_over, "another connection resumed this session", "session_id");
+        close(close_code_taken_over, "session taken over by another connection");
+    }
+    conversation_.reset();
+}
+
+void RealtimeSession::on_closed() {
+    link_closed_ = true;
+    shut_down();
+}
+
+void RealtimeSession::shut_down() {
+    link_closed_ = true;  // the link may be gone: nothing more is sent
+    state_ = State::closed;
+    if (response_) cancel_response({});
+    retired_.clear();
+    pending_events_.clear();
+    if (ownership_) ownership_->abandon();
+    ownership_.reset();
+    conversation_.reset();
+}
+
+void RealtimeSession::close(std::uint16_t code, std::string_view reason) {
+    if (state_ == State::closed) return;
+    state_ = State::closed;
+    if (response_) cancel_response({});
+    if (!link_closed_) link_.close(code, reason);
+}
+
+void RealtimeSession::on_send_queue_high() {
+    sending_paused_ = true;
+    if (response_ && response_->handle) response_->handle->pause();
+}
+
+void RealtimeSession::on_send_queue_low() {
+    sending_paused_ = false;
+    if (response_ && response_->handle) response_->handle->resume();
+}
+
+void RealtimeSession::send(std::string frame) {
+    if (link_closed_) return;
+    bytes_queued_ += frame.size();
+    link_.send_text(std::make_shared<const std::string>(std::move(frame)));
+}
+
+void RealtimeSession::reject(const std::string& event_id, std::string_view code, std::string message,
+                             std::string param) {
+    ProtocolError error = protocol::invalid_request(code, std::move(message), std::move(param));
+    error.event_id = event_id;
+    send(protocol::error_event(error));
+}
+
+std::string RealtimeSession::session_json_text(bool created) const {
+    auto session = protocol::session_json(session_id_, conversation_->model, *conversation_->settings);
+    return created ? protocol::session_created(session) : protocol::session_updated(session);
+}
+
+// ---------------------------------------------------------------------------------------
+// Client events
+
+bool RealtimeSession::admit_event(std::string_view message) {
+    using Verdict = protocol::EventRateLimiter::Verdict;
+    const Verdict verdict = rate_limiter_.on_event(context_.now());
+    if (verdict == Verdict::allow) return true;
+    // Echo the dropped event's id so the client knows which one was refused.
+    std::string event_id;
+    if (!message.empty()) {
+        auto decoded = protocol::decode_client_event(message);
+        if (auto* event = std::get_if<protocol::ClientEvent>(&decoded)) event_id = event->event_id;
+        else event_id = std::get<ProtocolError>(decoded).event_id;
+    }
+    const auto limit = context_.limits.max_events_per_second;
+    reject(event_id, codes::rate_limit_exceeded,
+           "more than " + std::to_string(limit) + " events per second; event dropped");
+    if (verdict == Verdict::close) close(close_code_policy, "rate limit exceeded");
+    return false;
+}
+
+void RealtimeSession::on_text(std::string_view message) {
+    if (state_ == State::closed || state_ == State::created) return;
+    if (!admit_event(message)) return;
+    if (state_ == State::waiting) {
+        if (pending_events_.size() >= max_pending_events) return close(close_code_policy, "too many events before session.created");
+        pending_events_.emplace_back(message);
+        return;
+    }
+    handle_event(message);
+}
+
+void RealtimeSession::on_binary(std::string_view message) {
+    if (state_ == State::closed || state_ == State::created) return;
+    (void)message;  // never decoded: the protocol is JSON text only
+    if (!admit_event({})) return;
+    reject({}, codes::binary_not_supported, "binary frames are not supported; send JSON events as text frames");
+}
+
+void RealtimeSession::handle_event(std::string_view message) {
+    auto decoded = protocol::decode_client_event(message);
+    if (auto* error = std::get_if<ProtocolError>(&decoded)) return send(protocol::error_event(*error));
+    auto& event = std::get<protocol::ClientEvent>(decoded);
+    const std::string& id = event.event_id;
+    std::visit(
+        [&](auto& body) {
+            using T = std::decay_t<decltype(body)>;
+            if constexpr (std::is_same_v<T, protocol::SessionUpdate>) update_session(id, body);
+            else if constexpr (std::is_same_v<T, protocol::ItemCreate>) create_item(id, body);
+            else if constexpr (std::is_same_v<T, protocol::ItemDelete>) delete_item(id, body);
+            else if constexpr (std::is_same_v<T, protocol::ItemRetrieve>) retrieve_item(id, body);
+            else if constexpr (std::is_same_v<T, protocol::ItemTruncate>) truncate_item(id, body);
+            else if constexpr (std::is_same_v<T, protocol::ResponseCreate>) create_response(id, body);
+            else if constexpr (std::is_same_v<T, protocol::ResponseCancel>) cancel_response_request(id, body);
+        },
+        event.body);
+}
+
+void RealtimeSession::update_session(const std::string&, protocol::SessionUpdate& update) {
+    auto settings = std::make_shared<protocol::SessionSettings>(*conversation_->settings);
+    protocol::apply_patch(*settings, update.patch);
+    conversation_->settings = std::move(settings);
+    if (update.patch.model) conversation_->model = std::move(*update.patch.model);
+    send(session_json_text(false));
+}
+
+std::string RealtimeSession::new_item_id() const {
+    std::string id = protocol::new_item_id();
+    while (conversation_->index_of(id)) id = protocol::new_item_id();  // a client may have taken it
+    return id;
+}
+
+void RealtimeSession::evict_history() {
+    const std::size_t max_chars = stored_history_factor * context_.sessions.max_history_chars;
+    for (const auto& id : conversation_->evict_oldest(max_chars, max_stored_items))
+        send(protocol::conversation_item_deleted(id));
+}
+
+void RealtimeSession::create_item(const std::string& event_id, protocol::ItemCreate& create) {
+    protocol::Item& item = create.item;
+    if (!item.id.empty() && conversation_->index_of(item.id))
+        return reject(event_id, codes::duplicate_item_id, "an item with id '" + item.id + "' already exists", "item.id");
+    if (create.previous_item_id && *create.previous_item_id != "root" &&
+        !conversation_->index_of(*create.previous_item_id))
+        return reject(event_id, codes::item_not_found,
+                      "previous_item_id '" + shortened(*create.previous_item_id) + "' does not exist",
+                      "previous_item_id");
+    // Barge-in: the user speaks (types) over the answer; stop it the way VAD would.
+    const bool user_turn = item.type == protocol::ItemType::message && item.role == protocol::Role::user;
+    if (user_turn && context_.sessions.barge_in && response_ && response_->in_conversation)
+        cancel_response("turn_detected");
+    if (item.id.empty()) item.id = new_item_id();
+    item.status = protocol::ItemStatus::completed;
+
+    std::size_t index = conversation_->items.size();
+    if (create.previous_item_id)
+        index = *create.previous_item_id == "root" ? 0 : *conversation_->index_of(*create.previous_item_id) + 1;
+    conversation_->items.insert(conversation_->items.begin() + static_cast<std::ptrdiff_t>(index), std::move(item));
+    const protocol::Item& added = conversation_->items[index];
+    const auto previous = conversation_->previous_id(index);
+    send(protocol::conversation_item_added(added, previous));
+    send(protocol::conversation_item_done(added, previous));
+    evict_history();
+}
+
+void RealtimeSession::delete_item(const std::string& event_id, const protocol::ItemDelete& request) {
+    auto index = conversation_->index_of(request.item_id);
+    if (!index)
+        return reject(event_id, codes::item_not_found, "item '" + shortened(request.item_id) + "' does not exist",
+                      "item_id");
+    if (conversation_->items[*index].status == protocol::ItemStatus::in_progress)
+        return reject(event_id, codes::item_in_progress,
+                      "item '" + request.item_id + "' is still being streamed; cancel the response first", "item_id");
+    conversation_->items.erase(conversation_->items.begin() + static_cast<std::ptrdiff_t>(*index));
+    send(protocol::conversation_item_deleted(request.item_id));
+}
+
+void RealtimeSession::retrieve_item(const std::string& event_id, const protocol::ItemRetrieve& request) {
+    const protocol::Item* item = conversation_->find(request.item_id);
+    if (!item)
+        return reject(event_id, codes::item_not_found, "item '" + shortened(request.item_id) + "' does not exist",
+                      "item_id");
+    send(protocol::conversation_item_retrieved(*item));
+}
+
+// conversation.item.truncate on text (see protocol::ItemTruncate): the kept prefix is
+// `text_end` code points when given; otherwise the text whose delta frames voxgate had
+// written to the socket when the truncate arrived. Only the item streamed last can still
+// have undelivered text; for any other item nothing is cut.
+void RealtimeSession::truncate_item(const std::string& event_id, const protocol::ItemTruncate& request) {
+    protocol::Item* item = conversation_->find(request.item_id);
+    if (!item)
+        return reject(event_id, codes::item_not_found, "item '" + shortened(request.item_id) + "' does not exist",
+                      "item_id");
+    if (item->type != protocol::ItemType::message || item->role != protocol::Role::assistant)
+        return reject(event_id, codes::invalid_value, "only assistant message items can be truncated", "item_id");
+    if (item->status == protocol::ItemStatus::in_progress)
+        return reject(event_id, codes::item_in_progress,
+                      "item '" + request.item_id + "' is still being streamed; cancel the response first", "item_id");
+    if (static_cast<std::size_t>(request.content_index) >= item->content.size())
+        return reject(event_id, codes::invalid_value, "content_index is past the item's content", "content_index");
+    std::string& text = item->content[static_cast<std::size_t>(request.content_index)].text;
+    std::size_t keep = text.size();
+    if (request.text_end) {
+        const auto code_points = static_cast<std::size_t>(*request.text_end);
+        if (code_points > protocol::utf8_length(text))
+            return reject(event_id, codes::invalid_value, "text_end is past the end of the text", "text_end");
+        keep = protocol::utf8_prefix_bytes(text, code_points);
+    } else if (auto delivered = delivery_.delivered(request.item_id, bytes_written())) {
+        keep = std::min(keep, *delivered);
+    }
+    text.resize(keep);
+    send(protocol::conversation_item_truncated(request.item_id, request.content_index, request.audio_end_ms));
+}
+
+// ---------------------------------------------------------------------------------------
+// Responses
+
+void RealtimeSession::create_response(const std::string& event_id, protocol::ResponseCreate& request) {
+    if (response_)
+        return reject(event_id, codes::conversation_already_has_active_response,
+                      "conversation already has an active response " + response_->stream.id());
+    protocol::ResponseParams& params = request.response;
+    const protocol::SessionSettings& settings = *conversation_->settings;
+
+    // The model sees either the conversation or, when `input` is given, those items alone.
+    std::vector<protocol::Item> input_items;
+    if (params.input) {
+        for (std::size_t i = 0; i < params.input->size(); ++i) {
+            auto& entry = (*params.input)[i];
+            if (auto* item = std::get_if<protocol::Item>(&entry)) {
+                input_items.push_back(std::move(*item));
+                continue;
+            }
+            const auto& reference = std::get<protocol::ItemReference>(entry);
+            const protocol::Item* referenced = conversation_->find(reference.id);
+            if (!referenced)
+                return reject(event_id, codes::item_not_found,
+                              "item '" + shortened(reference.id) + "' does not exist",
+                              protocol::indexed("response.input", i) + ".id");
+            input_items.push_back(*referenced);
+        }
+    }
+    const std::span<const protocol::Item> history =
+        params.input ? std::span<const protocol::Item>(input_items) : std::span<const protocol::Item>(conversation_->items);
+
+    upstream::ChatRequest chat;
+    chat.instructions = params.instructions ? std::move(*params.instructions) : settings.instructions;
+    chat.messages = chat_history(history, context_.sessions.max_history_chars);
+    chat.tools = params.tools ? std::move(*params.tools) : settings.tools;
+    if (!chat.tools.empty()) chat.tool_choice = params.tool_choice ? std::move(*params.tool_choice) : settings.tool_choice;
+    chat.temperature = params.temperature ? *params.temperature : settings.temperature;
+    const protocol::TokenLimit limit = params.max_output_tokens.value_or(settings.max_output_tokens);
+    chat.max_output_tokens = limit.tokens;
+
+    retired_.clear();  // not inside an engine callback here: safe to free finished responses
+    protocol::ResponseInfo info{protocol::new_response_id(), params.out_of_band ? std::string() : conversation_id_,
+                                limit, std::move(params.metadata)};
+    response_ = std::make_unique<ActiveResponse>(*this, std::move(info), !params.out_of_band);
+    ActiveResponse* response = response_.get();
+    response->started_at = context_.now();
+    if (context_.metrics) context_.metrics->responses_active.add();
+    response->stream.begin();
+
+    auto handle = context_.responses.start(conversation_->model, std::move(chat), *response);
+    if (response->done) return;  // finished inside start(); the handle is dropped here, outside its callbacks
+    if (!handle) {
+        upstream::ResponseResult failure;
+        failure.outcome = upstream::Outcome::failed;
+        failure.error_type = "server_error";
+        failure.error_code = "no_upstream";
+        failure.error_message = "no upstream provider could take the request";
+        return on_response_done(*response, failure);
+    }
+    response->handle = std::move(handle);
+    if (sending_paused_) response->handle->pause();
+}
+
+void RealtimeSession::cancel_response_request(const std::string& event_id, const protocol::ResponseCancel& request) {
+    if (!response_ || (!request.response_id.empty() && request.response_id != response_->stream.id())) {
+        const std::string what = request.response_id.empty() ? "no response" : "response '" + shortened(request.response_id) + "'";
+        return reject(event_id, codes::response_cancel_not_active, what + " is not in progress",
+                      request.response_id.empty() ? "" : "response_id");
+    }
+    cancel_response("client_cancelled");
+}
+
+void RealtimeSession::cancel_response(std::string_view reason) {
+    if (!response_) return;
+    if (response_->handle) response_->handle->cancel();  // no callback after this
+    protocol::ResponseEnd end;
+    end.status = protocol::ResponseStatus::cancelled;
+    end.reason = reason;
+    finish_response(end);
+}
+
+void RealtimeSession::on_response_done(ActiveResponse& response, const upstream::ResponseResult& result) {
+    if (&response != response_.get()) return;
+    const upstream::FinishReason finish =
+        result.finish_reason != upstream::FinishReason::none ? result.finish_reason : response.finish_reason;
+    protocol::ResponseEnd end;
+    switch (result.outcome) {
+        case upstream::Outcome::completed:
+            end.reason = incomplete_reason(finish);
+            end.status = end.reason.empty() ? protocol::ResponseStatus::completed : protocol::ResponseStatus::incomplete;
+            break;
+        case upstream::Outcome::incomplete:
+            end.status = protocol::ResponseStatus::incomplete;
+            end.reason = incomplete_reason(finish);
+            break;
+        case upstream::Outcome::cancelled: end.status = protocol::ResponseStatus::cancelled; break;
+        case upstream::Outcome::failed:
+            end.status = protocol::ResponseStatus::failed;
+            end.error_type = result.error_type.empty() ? "server_error" : result.error_type;
+            end.error_code = result.error_code.empty() ? std::string(codes::upstream_error) : result.error_code;
+            break;
+    }
+    // A failure (or a stream cut short with an error) is also told as an `error` event.
+    if (end.status == protocol::ResponseStatus::failed || !result.error_message.empty()) {
+        ProtocolError error;
+        error.type = result.error_type.empty() ? "server_error" : result.error_type;
+        error.code = result.error_code.empty() ? std::string(codes::upstream_error) : result.error_code;
+        error.message = result.error_message.empty() ? "the upstream model failed" : result.error_message;
+        send(protocol::error_event(error));
+    }
+    finish_response(end);
+}
+
+void RealtimeSession::finish_response(const protocol::ResponseEnd& end) {
+    ActiveResponse& response = *response_;
+    response.done = true;
+    response.stream.end(end);  // closing events; the listener callbacks update the history
+    if (auto* metrics = context_.metrics) {
+        metrics->responses_active.sub();
+        metrics->response_done(metric_status(end.status));
+        metrics->response_duration_seconds.observe(seconds_between(response.started_at, context_.now()));
+    }
+    retire_response();
+}
+
+// The finished response may be on the engine's call stack (on_done): it is freed from a
+// posted task, never here.
+void RealtimeSession::retire_response() {
+    retired_.push_back(std::move(response_));
+    if (cleanup_posted_) return;
+    auto self = weak_from_this();
+    if (self.expired()) return;  // not shared-owned: freed at the next response or at the end
+    cleanup_posted_ = true;
+    asio::post(context_.executor, [self] {
+        if (auto session = self.lock()) {
+            session->cleanup_posted_ = false;
+            session->retired_.clear();
+        }
+    });
+}
+
+void RealtimeSession::on_first_delta(ActiveResponse& response) {
+    if (response.first_delta_at != Clock::time_point{}) return;
+    response.first_delta_at = context_.now();
+    if (auto* metrics = context_.metrics) {
+        metrics->response_first_token_seconds.observe(seconds_between(response.started_at, response.first_delta_at));
+        if (response.first_byte_at != Clock::time_point{})
+            metrics->gateway_overhead_seconds.observe(seconds_between(response.first_byte_at, response.first_delta_at));
+    }
+}
+
+void RealtimeSession::on_output_item_added(ActiveResponse& response, const protocol::Item& item) {
+    if (!response.in_conversation || !conversation_) return;
+    conversation_->items.push_back(item);
+    const std::size_t index = conversation_->items.size() - 1;
+    send(protocol::conversation_item_added(item, conversation_->previous_id(index)));
+    if (item.type == protocol::ItemType::message) delivery_.start(item.id);
+    evict_history();
+}
+
+void RealtimeSession::on_text_delta_sent(ActiveResponse& response, const protocol::Item& item) {
+    if (context_.metrics) context_.metrics->tokens_streamed.inc();
+    if (response.in_conversation && item.id == delivery_.item_id())
+        delivery_.record(bytes_queued_, item.content.front().text.size(), bytes_written());
+}
+
+void RealtimeSession::on_output_item_done(ActiveResponse& response, const protocol::Item& item) {
+    if (!response.in_conversation || !conversation_) return;
+    auto index = conversation_->index_of(item.id);
+    if (!index) return;  // evicted meanwhile
+    conversation_->items[*index] = item;
+    send(protocol::conversation_item_done(item, conversation_->previous_id(*index)));
+}
+
+}  // namespace voxgate::session

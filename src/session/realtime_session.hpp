@@ -1,0 +1,154 @@
+#pragma once
+// RealtimeSession: the OpenAI Realtime protocol (GA names, text modality) for one client
+// connection. The transport calls it on the connection's shard thread (ClientHandler);
+// it decodes client events, keeps the Conversation, asks the ResponseSource for model
+// responses and streams them back through ClientLink::send_text, one frame per event.
+//
+// Created by the server for each /v1/realtime upgrade:
+//
+//     auto handler = std::make_shared<session::RealtimeSession>(
+//         link, shard_context, session::SessionParams{query["model"], query["session_id"]});
+//
+// where shard_context is one RealtimeContext per shard that outlives its sessions.
+// Create it with make_shared: finished responses are freed from a task posted to the
+// shard's executor, which holds only a weak reference.
+//
+// Close codes it uses: 1008 (rate limit persisted; too many events before session.created),
+// 4000 (session taken over by a newer connection that resumed it).
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/client_events.hpp"
+#include "protocol/event_rate_limiter.hpp"
+#include "protocol/text_delivery.hpp"
+#include "session/client_link.hpp"
+#include "session/conversation.hpp"
+#include "upstream/response_source.hpp"
+#include "voxgate/config.hpp"
+#include "voxgate/net.hpp"
+
+namespace voxgate::metrics {
+struct ShardMetrics;
+}
+
+namespace voxgate::session {
+
+class SessionRegistry;
+
+// What every session of one shard shares. Must outlive the sessions.
+struct RealtimeContext {
+    const SessionsConfig& sessions;
+    const LimitsConfig& limits;
+    SessionRegistry& registry;
+    upstream::ResponseSource& responses;
+    executor_type executor;                    // the shard's io_context executor
+    metrics::ShardMetrics* metrics = nullptr;  // null: no metrics
+    // Default session settings shared by all sessions (copy on update); built from
+    // `sessions` per session when null.
+    std::shared_ptr<const protocol::SessionSettings> preset;
+    Clock::time_point (*now)() = &Clock::now;  // rate limit and resume TTL; tests replace it
+};
+
+// From the upgrade URL's query.
+struct SessionParams {
+    std::string model;       // ?model=; "" = sessions.default_model (on resume: keep the session's)
+    std::string session_id;  // ?session_id=; "" = start a new session
+};
+
+inline constexpr std::uint16_t close_code_policy = 1008;
+inline constexpr std::uint16_t close_code_taken_over = 4000;
+
+class RealtimeSession final : public ClientHandler,
+                              private ConversationOwner,
+                              public std::enable_shared_from_this<RealtimeSession> {
+public:
+    RealtimeSession(ClientLink& link, const RealtimeContext& context, SessionParams params);
+    ~RealtimeSession() override;
+    RealtimeSession(const RealtimeSession&) = delete;
+    RealtimeSession& operator=(const RealtimeSession&) = delete;
+
+    // ClientHandler
+    void on_open() override;
+    void on_text(std::string_view message) override;
+    void on_binary(std::string_view message) override;
+    void on_send_queue_high() override;
+    void on_send_queue_low() override;
+    void on_closed() override;
+
+    // "sess_..." once the conversation is ready; "" before.
+    const std::string& session_id() const { return session_id_; }
+
+    // Items kept per conversation: at most this many, and at most
+    // stored_history_factor * sessions.max_history_chars characters (the oldest go first,
+    // with a conversation.item.deleted each), so a client cannot grow a history forever.
+    static constexpr std::size_t max_stored_items = 1000;
+    static constexpr std::size_t stored_history_factor = 2;
+    // Client events held while a resumed session waits for its previous connection to let go.
+    static constexpr std::size_t max_pending_events = 32;
+
+private:
+    class ActiveResponse;
+    enum class State : std::uint8_t { created, waiting, open, closed };
+
+    // ConversationOwner
+    void on_conversation_ready() override;
+    void on_conversation_taken() override;
+
+    void start_new_conversation();
+    void handle_event(std::string_view message);
+    bool admit_event(std::string_view message);  // rate limit; false = dropped
+    void reject(const std::string& event_id, std::string_view code, std::string message, std::string param = {});
+    void send(std::string frame);
+    void close(std::uint16_t code, std::string_view reason);
+    void shut_down();
+
+    void update_session(const std::string& event_id, protocol::SessionUpdate& update);
+    void create_item(const std::string& event_id, protocol::ItemCreate& create);
+    void delete_item(const std::string& event_id, const protocol::ItemDelete& request);
+    void retrieve_item(const std::string& event_id, const protocol::ItemRetrieve& request);
+    void truncate_item(const std::string& event_id, const protocol::ItemTruncate& request);
+    void create_response(const std::string& event_id, protocol::ResponseCreate& request);
+    void cancel_response_request(const std::string& event_id, const protocol::ResponseCancel& request);
+
+    std::string new_item_id() const;
+    void evict_history();
+    void cancel_response(std::string_view reason);
+    void finish_response(const protocol::ResponseEnd& end);
+    void retire_response();
+
+    // ActiveResponse callbacks
+    void on_output_item_added(ActiveResponse& response, const protocol::Item& item);
+    void on_output_item_done(ActiveResponse& response, const protocol::Item& item);
+    void on_text_delta_sent(ActiveResponse& response, const protocol::Item& item);
+    void on_first_delta(ActiveResponse& response);
+    void on_response_done(ActiveResponse& response, const upstream::ResponseResult& result);
+
+    std::uint64_t bytes_written() const { return bytes_queued_ - link_.queued_bytes(); }
+    std::string session_json_text(bool created) const;
+
+    ClientLink& link_;
+    const RealtimeContext& context_;
+    SessionParams params_;
+    State state_ = State::created;
+    bool link_closed_ = false;     // on_closed came: nothing may be sent any more
+    bool resumed_ = false;
+    bool resume_failed_ = false;   // ?session_id= named no live session: say so after session.created
+    bool sending_paused_ = false;  // the transport's send queue is past its high-water mark
+    bool cleanup_posted_ = false;
+    std::shared_ptr<Ownership> ownership_;
+    std::shared_ptr<Conversation> conversation_;  // set once ready; dropped when taken over or closed
+    std::string session_id_;
+    std::string conversation_id_;
+    protocol::EventRateLimiter rate_limiter_;
+    std::vector<std::string> pending_events_;
+    std::unique_ptr<ActiveResponse> response_;
+    std::vector<std::unique_ptr<ActiveResponse>> retired_;  // finished; freed from a posted task
+    protocol::TextDeliveryLog delivery_;
+    std::uint64_t bytes_queued_ = 0;  // every byte this session ever queued on the link
+};
+
+}  // namespace voxgate::session
