@@ -1,6 +1,7 @@
 #include "config/config_loader.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <array>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -163,8 +165,8 @@ void parse_listen(std::string_view text, ServerConfig& server, std::string_view 
         port_text = text.substr(colon + 1);
     }
     const std::string host_string(host);
-    unsigned char address[16];
-    if (host.empty() || ::inet_pton(ipv6 ? AF_INET6 : AF_INET, host_string.c_str(), address) != 1) fail();
+    in6_addr address{};  // large enough for either family; only the verdict matters
+    if (host.empty() || ::inet_pton(ipv6 ? AF_INET6 : AF_INET, host_string.c_str(), &address) != 1) fail();
 
     unsigned port = 0;
     const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
@@ -179,43 +181,43 @@ void parse_listen(std::string_view text, ServerConfig& server, std::string_view 
 // ---------------------------------------------------------------------------------------
 // Files
 
-// nullopt when the file can be opened for reading; else why not (strerror text).
-std::optional<std::string> unreadable_reason(const std::string& path) {
-    std::error_code error;
-    if (std::filesystem::is_directory(path, error)) return "is a directory";
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) return std::strerror(errno);
-    std::fclose(file);
-    return std::nullopt;
+struct FileCloser {
+    void operator()(std::FILE* file) const { std::fclose(file); }
+};
+using FileHandle = std::unique_ptr<std::FILE, FileCloser>;
+
+std::string cannot_read(const std::string& path, std::string_view reason) {
+    return "cannot read " + in_quotes(path) + ": " + std::string(reason);
 }
 
-void require_readable_file(const std::string& path, std::string_view where) {
-    if (auto reason = unreadable_reason(path)) {
-        throw ConfigError(where, "cannot read " + in_quotes(path) + ": " + *reason);
-    }
+FileHandle open_for_reading(const std::string& path, std::string_view where) {
+    std::error_code ignored;
+    // fopen() accepts a directory on Linux; only the first read would fail, less clearly.
+    if (std::filesystem::is_directory(path, ignored)) throw ConfigError(where, cannot_read(path, "is a directory"));
+    FileHandle file(std::fopen(path.c_str(), "rb"));
+    if (!file) throw ConfigError(where, cannot_read(path, std::strerror(errno)));
+    return file;
 }
 
-// Reads a small file (config, key) whole; a size limit keeps a wrong path such as a
+// Files that other components read later (certificates, CA bundles): fail at start-up,
+// naming the key, rather than at the first TLS handshake.
+void require_readable_file(const std::string& path, std::string_view where) { open_for_reading(path, where); }
+
+// Reads a small file (config, key) whole; the size limit keeps a wrong path such as a
 // device or a huge log from being slurped.
 std::string read_small_file(const std::string& path, std::size_t max_bytes, std::string_view where) {
-    require_readable_file(path, where);
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) throw ConfigError(where, "cannot read " + in_quotes(path) + ": " + std::strerror(errno));
+    const FileHandle file = open_for_reading(path, where);
     std::string content;
     char chunk[4096];
     std::size_t got = 0;
-    while ((got = std::fread(chunk, 1, sizeof chunk, file)) > 0) {
+    while ((got = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) {
         content.append(chunk, got);
         if (content.size() > max_bytes) {
-            std::fclose(file);
             throw ConfigError(where, "file " + in_quotes(path) + " is larger than " + std::to_string(max_bytes) +
                                          " bytes");
         }
     }
-    const bool failed = std::ferror(file) != 0;
-    const int read_errno = errno;
-    std::fclose(file);
-    if (failed) throw ConfigError(where, "cannot read " + in_quotes(path) + ": " + std::strerror(read_errno));
+    if (std::ferror(file.get()) != 0) throw ConfigError(where, cannot_read(path, std::strerror(errno)));
     return content;
 }
 

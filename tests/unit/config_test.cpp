@@ -382,6 +382,8 @@ TEST(ConfigErrors, TlsFilesMustBeReadable) {
     const std::string missing = dir.path_of("missing.pem");
     EXPECT_EQ(error_of(R"({"tls": {"cert_file": ")" + cert + R"(", "key_file": ")" + missing + R"("}})"),
               "config error: tls.key_file: cannot read \"" + missing + "\": No such file or directory");
+    EXPECT_EQ(error_of(R"({"tls": {"cert_file": ")" + dir.path_of("") + R"(", "key_file": ")" + cert + R"("}})"),
+              "config error: tls.cert_file: cannot read \"" + dir.path_of("") + "\": is a directory");
 }
 
 TEST(ConfigErrors, MissingCaFile) {
