@@ -89,22 +89,27 @@ std::string usage_text() {
 voxgate: a gateway that speaks the OpenAI Realtime protocol (WebSocket /v1/realtime)
 to voice and chat clients and streams replies from LLM providers.
 
-Options (environment variable in brackets):
-  --config FILE         JSON config file, comments allowed       [VOXGATE_CONFIG]
-                        (none: built-in defaults, demo provider)
-  --listen HOST:PORT    address to listen on, default 0.0.0.0:8080 [VOXGATE_LISTEN]
-                        (HOST is an IP address; IPv6 as [::1]:8080)
-  --threads N           worker threads, 0..1024, 0 = one per core  [VOXGATE_THREADS]
-  --log-level LEVEL     trace|debug|info|warn|error|critical|off  [VOXGATE_LOG_LEVEL]
-                        default info
-  --log-format FORMAT   text|json, default text                   [VOXGATE_LOG_FORMAT]
-  --version             print the version and exit
-  -h, --help            print this help and exit
+Options:
+  --config FILE        JSON config file (comments allowed); without one the
+                       built-in defaults serve every model from the demo provider
+  --listen HOST:PORT   address to listen on (default 0.0.0.0:8080); HOST is an
+                       IP address, IPv6 in brackets: [::1]:8080
+  --threads N          worker threads, 0..1024 (default 0 = one per core)
+  --log-level LEVEL    trace|debug|info|warn|error|critical|off (default info)
+  --log-format FORMAT  text|json (default text)
+  --version            print the version and exit
+  -h, --help           print this help and exit
 
-Flags take "--flag value" or "--flag=value". Precedence: flags, then environment,
-then the config file, then built-in defaults. An empty environment variable counts
-as unset.
+Flags take "--flag value" or "--flag=value".
 
+Environment, used where the flag is absent (an empty variable counts as unset):
+  VOXGATE_CONFIG       like --config
+  VOXGATE_LISTEN       like --listen
+  VOXGATE_THREADS      like --threads
+  VOXGATE_LOG_LEVEL    like --log-level
+  VOXGATE_LOG_FORMAT   like --log-format
+
+Precedence: flags, then environment, then the config file, then built-in defaults.
 Provider API keys are never flags: the config file names an environment variable
 (api_key_env) or a file (api_key_file) per provider. See config/README.md.
 )";
