@@ -38,6 +38,15 @@ int parse_status_line(std::string_view line) {
     return ec == std::errc{} && end != line.data() ? status : 0;
 }
 
+bool starts_with_https(std::string_view url) {
+    constexpr std::string_view scheme = "https://";
+    if (url.size() < scheme.size()) return false;
+    for (std::size_t i = 0; i < scheme.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(url[i])) != scheme[i]) return false;
+    }
+    return true;
+}
+
 std::optional<double> parse_number(std::string_view text) {
     text = trim(text);
     if (text.empty()) return std::nullopt;
@@ -149,8 +158,10 @@ error_code TransferState::configure(TransferRequest request) {
     set(CURLOPT_NOSIGNAL, 1L);  // a shard thread never takes signals for curl's timeouts
     // HTTP/2 when the TLS server offers h2 in ALPN, else HTTP/1.1; plain http stays 1.1.
     set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
-    // Wait for a connection that may multiplex instead of opening a parallel one.
-    set(CURLOPT_PIPEWAIT, 1L);
+    // HTTPS: wait for the first connection's ALPN answer and multiplex on it if it says h2,
+    // instead of opening a parallel connection per request. Plain http is HTTP/1.1 only,
+    // and waiting there would hold every new request until the first response head.
+    if (starts_with_https(request.url)) set(CURLOPT_PIPEWAIT, 1L);
     set(CURLOPT_SSL_VERIFYPEER, 1L);
     set(CURLOPT_SSL_VERIFYHOST, 2L);
     if (!request.ca_file.empty()) set(CURLOPT_CAINFO, request.ca_file.c_str());
