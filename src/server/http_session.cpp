@@ -133,18 +133,44 @@ void HttpSession<Stream>::on_write(bool keep_alive, error_code ec, std::size_t) 
 
 template <class Stream>
 void HttpSession<Stream>::shutdown() {
-    IdleTracked::unlink();
-    error_code ignored;
     if constexpr (is_tls<Stream>) {
+        IdleTracked::unlink();
         // Best effort close_notify; the socket is closed when the session is released.
         stream_.async_shutdown([self = this->shared_from_this()](error_code) {
             error_code ignored;
             self->stream_.next_layer().close(ignored);
         });
     } else {
+        error_code ignored;
         stream_.shutdown(tcp::socket::shutdown_send, ignored);
-        stream_.close(ignored);
+        discard_until_eof(0);
     }
+}
+
+template <class Stream>
+void HttpSession<Stream>::discard_until_eof(std::size_t discarded) {
+    // Lingering close: a client may still be sending (say, a body we refused with 413).
+    // Closing with unread bytes makes the kernel answer with a RST that can destroy the
+    // response still in flight, so read and drop a bounded amount until the client's EOF.
+    // The sweeper's idle timeout bounds the wait.
+    constexpr std::size_t max_discard = 4 * 1024 * 1024;
+    if (discarded > max_discard || !beast::get_lowest_layer(stream_).is_open()) {
+        IdleTracked::unlink();
+        error_code ignored;
+        beast::get_lowest_layer(stream_).close(ignored);
+        return;
+    }
+    thread_local char sink[4096];  // contents are thrown away: one per thread suffices
+    beast::get_lowest_layer(stream_).async_read_some(
+        asio::buffer(sink), [self = this->shared_from_this(), discarded](error_code ec, std::size_t bytes) {
+            if (ec) {
+                self->IdleTracked::unlink();
+                error_code ignored;
+                beast::get_lowest_layer(self->stream_).close(ignored);
+                return;
+            }
+            self->discard_until_eof(discarded + bytes);
+        });
 }
 
 template <class Stream>

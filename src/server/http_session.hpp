@@ -33,6 +33,7 @@ private:
     void send(HttpResponse response);
     void on_write(bool keep_alive, error_code ec, std::size_t bytes);
     void shutdown();
+    void discard_until_eof(std::size_t discarded);
 
     Stream stream_;
     boost::beast::flat_buffer buffer_;

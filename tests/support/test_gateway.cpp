@@ -93,7 +93,8 @@ std::string http_raw(std::uint16_t port, const std::string& bytes) {
     socket.connect({asio::ip::make_address("127.0.0.1"), port});
     timeval timeout{2, 0};
     ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    asio::write(socket, asio::buffer(bytes));
+    error_code write_error;  // a server that refuses early may close before we finish writing
+    asio::write(socket, asio::buffer(bytes), write_error);
     std::string out;
     char chunk[4096];
     for (;;) {

@@ -1,0 +1,139 @@
+// The real voxgate binary in a child process: flags, configuration errors, exit codes,
+// start-up log and graceful shutdown on SIGTERM.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "support/test_gateway.hpp"
+#include "support/ws_client.hpp"
+
+namespace voxgate::test {
+namespace {
+
+namespace websocket = boost::beast::websocket;
+using namespace std::chrono_literals;
+
+std::string write_temp_config(const std::string& json) {
+    char path[] = "/tmp/voxgate-test-config-XXXXXX";
+    int fd = ::mkstemp(path);
+    ::close(fd);
+    std::ofstream(path) << json;
+    return path;
+}
+
+std::string listen_arg(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+
+TEST(Binary, VersionAndHelp) {
+    ChildProcess version({"--version"});
+    EXPECT_EQ(version.wait(10s), 0);
+    EXPECT_EQ(version.stdout_text().rfind("voxgate ", 0), 0u) << version.stdout_text();
+    ChildProcess help({"--help"});
+    EXPECT_EQ(help.wait(10s), 0);
+    EXPECT_NE(help.stdout_text().find("--listen"), std::string::npos);
+}
+
+TEST(Binary, ConfigErrorNamesTheKeyAndExits2) {
+    auto path = write_temp_config(R"({ "limits": { "max_message_bytes": 10 } })");
+    ChildProcess child({"--config", path});
+    EXPECT_EQ(child.wait(10s), 2);
+    EXPECT_NE(child.stderr_text().find("config error: limits.max_message_bytes: expected an integer >= 1024"),
+              std::string::npos)
+        << child.stderr_text();
+    ::unlink(path.c_str());
+}
+
+TEST(Binary, UnknownKeyIsAConfigError) {
+    auto path = write_temp_config(R"({ "server": { "listen": "127.0.0.1:0", "bogus": 1 } })");
+    ChildProcess child({"--config", path});
+    EXPECT_EQ(child.wait(10s), 2);
+    EXPECT_NE(child.stderr_text().find("server.bogus"), std::string::npos) << child.stderr_text();
+    ::unlink(path.c_str());
+}
+
+TEST(Binary, PortInUseExits1WithClearMessage) {
+    asio::io_context ioc;
+    tcp::acceptor holder(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    auto port = holder.local_endpoint().port();
+    ChildProcess child({"--listen", listen_arg(port), "--threads", "1"});
+    EXPECT_EQ(child.wait(10s), 1);
+    EXPECT_NE(child.stderr_text().find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos)
+        << child.stderr_text();
+}
+
+TEST(Binary, FlagsOverrideEnvironmentOverrideFile) {
+    auto file_port = free_port(), env_port = free_port(), flag_port = free_port();
+    auto path = write_temp_config("{ \"server\": { \"listen\": \"" + listen_arg(file_port) + "\" } }");
+    {
+        ChildProcess child({"--config", path}, {{"VOXGATE_LISTEN", listen_arg(env_port)}});
+        EXPECT_TRUE(wait_healthy(env_port, 10s)) << child.stderr_text();
+        child.signal(SIGTERM);
+        EXPECT_EQ(child.wait(20s), 0);
+    }
+    {
+        ChildProcess child({"--config", path, "--listen", listen_arg(flag_port)},
+                           {{"VOXGATE_LISTEN", listen_arg(env_port)}});
+        EXPECT_TRUE(wait_healthy(flag_port, 10s)) << child.stderr_text();
+        child.signal(SIGTERM);
+        EXPECT_EQ(child.wait(20s), 0);
+    }
+    {
+        ChildProcess child({}, {{"VOXGATE_CONFIG", path}});
+        EXPECT_TRUE(wait_healthy(file_port, 10s)) << child.stderr_text();
+        child.signal(SIGTERM);
+        EXPECT_EQ(child.wait(20s), 0);
+    }
+    ::unlink(path.c_str());
+}
+
+TEST(Binary, StartupLogNamesVersionListenThreadsAndProvidersButNoSecret) {
+    auto port = free_port();
+    auto path = write_temp_config(R"({ "providers": { "main": { "kind": "openai", "base_url": "https://api.openai.com/v1",
+        "api_key_env": "TEST_SECRET_KEY", "model": "gpt-4o-mini" } }, "routes": { "*": ["main"] } })");
+    ChildProcess child({"--config", path, "--listen", listen_arg(port), "--threads", "2"},
+                       {{"TEST_SECRET_KEY", "sk-super-secret-value"}});
+    ASSERT_TRUE(wait_healthy(port, 10s)) << child.stderr_text();
+    child.signal(SIGTERM);
+    EXPECT_EQ(child.wait(20s), 0);
+    auto log = child.stderr_text();
+    EXPECT_NE(log.find("voxgate " VOXGATE_VERSION), std::string::npos) << log;
+    EXPECT_NE(log.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << log;
+    EXPECT_NE(log.find("threads=2"), std::string::npos) << log;
+    EXPECT_NE(log.find("main"), std::string::npos) << log;
+    EXPECT_EQ(log.find("sk-super-secret-value"), std::string::npos) << log;
+    ::unlink(path.c_str());
+}
+
+TEST(Binary, JsonLogFormatWritesJsonLines) {
+    auto port = free_port();
+    ChildProcess child({"--listen", listen_arg(port), "--log-format", "json", "--threads", "1"});
+    ASSERT_TRUE(wait_healthy(port, 10s)) << child.stderr_text();
+    child.signal(SIGTERM);
+    EXPECT_EQ(child.wait(20s), 0);
+    std::istringstream lines(child.stderr_text());
+    int parsed = 0;
+    for (std::string line; std::getline(lines, line);) {
+        auto json = nlohmann::json::parse(line);  // throws (fails the test) on a non-JSON line
+        EXPECT_TRUE(json.contains("msg"));
+        ++parsed;
+    }
+    EXPECT_GE(parsed, 2);
+}
+
+TEST(Binary, SigtermClosesWebSocketsWith1001AndExitsZero) {
+    auto port = free_port();
+    ChildProcess child({"--listen", listen_arg(port), "--threads", "2"});
+    ASSERT_TRUE(wait_healthy(port, 10s)) << child.stderr_text();
+    auto client = WsClient::connect(port, {.read_timeout = 20s});
+    child.signal(SIGTERM);
+    while (client->read()) {
+    }
+    EXPECT_EQ(client->close_reason().code, websocket::close_code::going_away);
+    EXPECT_EQ(child.wait(20s), 0) << child.stderr_text();
+    EXPECT_NE(child.stderr_text().find("shutdown complete"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace voxgate::test
