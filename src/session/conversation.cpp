@@ -60,8 +60,13 @@ bool expired(const Conversation& conversation, Clock::time_point now, std::chron
 }
 
 Ownership::Ownership(executor_type executor, ConversationOwner& owner, SessionRegistry& registry, SessionId id,
-                     bool erase_on_detach)
-    : executor_(std::move(executor)), owner_(&owner), registry_(registry), id_(id), erase_on_detach_(erase_on_detach) {}
+                     bool erase_on_detach, Now now)
+    : executor_(std::move(executor)),
+      owner_(&owner),
+      registry_(registry),
+      id_(id),
+      now_(now),
+      erase_on_detach_(erase_on_detach) {}
 
 void Ownership::mark_ready() {
     if (ready_) return;
@@ -99,7 +104,7 @@ void Ownership::detach() {
         if (conversation.owner.get() != this) return;  // taken over meanwhile
         owned = true;
         self = std::move(conversation.owner);
-        conversation.detached_at = Clock::now();
+        conversation.detached_at = now_();
     });
     if (owned && erase_on_detach_) registry_.erase(id_);
 }

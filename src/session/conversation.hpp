@@ -96,8 +96,9 @@ protected:
 // a hand-over still needs it. Every member function runs on executor()'s thread.
 class Ownership {
 public:
+    using Now = Clock::time_point (*)();
     Ownership(executor_type executor, ConversationOwner& owner, SessionRegistry& registry, SessionId id,
-              bool erase_on_detach);
+              bool erase_on_detach, Now now = &Clock::now);
 
     executor_type executor() const { return executor_; }  // immutable: readable from any thread
     bool ready() const { return ready_; }
@@ -118,6 +119,7 @@ private:
     SessionRegistry& registry_;
     SessionId id_;
     std::function<void()> forward_;  // a successor's confirmation, held until we are ready
+    Now now_;                        // stamps detached_at (the same clock the TTL check uses)
     bool erase_on_detach_;
     bool ready_ = false;
     bool released_ = false;

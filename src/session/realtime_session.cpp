@@ -116,7 +116,8 @@ void RealtimeSession::on_open() {
     if (!params_.session_id.empty()) {
         auto id = SessionId::parse(params_.session_id);
         if (id && resumable) {
-            ownership_ = std::make_shared<Ownership>(context_.executor, *this, context_.registry, *id, false);
+            ownership_ = std::make_shared<Ownership>(context_.executor, owner(), context_.registry, *id, false,
+                                                     context_.now);
             Claim claim = claim_conversation(context_.registry, *id, ownership_, context_.now(),
                                              context_.sessions.resume_ttl);
             if (claim.outcome != ClaimOutcome::not_found && claim.conversation) {
@@ -142,8 +143,8 @@ void RealtimeSession::start_new_conversation() {
     const bool erase_on_detach = context_.sessions.resume_ttl.count() <= 0;
     do {
         conversation->id = SessionId::random();
-        ownership_ = std::make_shared<Ownership>(context_.executor, *this, context_.registry, conversation->id,
-                                                 erase_on_detach);
+        ownership_ = std::make_shared<Ownership>(context_.executor, owner(), context_.registry, conversation->id,
+                                                 erase_on_detach, context_.now);
         conversation->owner = ownership_;
     } while (!context_.registry.insert(conversation->id, conversation));
     conversation_ = std::move(conversation);

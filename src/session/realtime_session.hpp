@@ -24,6 +24,7 @@
 
 #include "protocol/client_events.hpp"
 #include "protocol/event_rate_limiter.hpp"
+#include "protocol/response_stream.hpp"
 #include "protocol/text_delivery.hpp"
 #include "session/client_link.hpp"
 #include "session/conversation.hpp"
@@ -94,7 +95,8 @@ private:
     class ActiveResponse;
     enum class State : std::uint8_t { created, waiting, open, closed };
 
-    // ConversationOwner
+    // ConversationOwner (a private base: only Ownership calls these)
+    ConversationOwner& owner() { return *this; }
     void on_conversation_ready() override;
     void on_conversation_taken() override;
 
