@@ -168,6 +168,7 @@ void RealtimeSession::on_conversation_ready() {
                    session_id_ + " was started",
                "session_id");
     }
+    params_ = {};  // used up
     auto pending = std::move(pending_events_);
     pending_events_ = {};
     for (const auto& message : pending) {

@@ -13,6 +13,11 @@
 // Create it with make_shared: finished responses are freed from a task posted to the
 // shard's executor, which holds only a weak reference.
 //
+// Resume: ?session_id=<id> of a conversation detached less than sessions.resume_ttl ago,
+// or still held by another connection (takeover, see conversation.hpp), continues it and
+// session.created carries the same id. An unknown or expired id starts a new session:
+// session.created (new id) first, then an `error` with code session_not_found.
+//
 // Close codes it uses: 1008 (rate limit persisted; too many events before session.created),
 // 4000 (session taken over by a newer connection that resumed it).
 #include <chrono>
