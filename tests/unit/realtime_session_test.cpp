@@ -6,11 +6,16 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include "metrics/shard_metrics.hpp"
@@ -1188,6 +1193,69 @@ TEST_F(RealtimeSessionTest, ConnectionClosedDuringHandoverDetachesOnceReleased) 
     // Nobody owns it now: it can be resumed, and it expires when unclaimed.
     auto c = connect({"", id});
     EXPECT_EQ(c->link.take().at(0)["session"]["id"], id);
+}
+
+// The same hand-over with each connection on its own shard thread, as in the server.
+TEST_F(RealtimeSessionTest, TakeoverAcrossShardThreads) {
+    asio::io_context shard_a, shard_b;
+    auto guard_a = asio::make_work_guard(shard_a);
+    auto guard_b = asio::make_work_guard(shard_b);
+    std::thread thread_a([&] { shard_a.run(); });
+    std::thread thread_b([&] { shard_b.run(); });
+    RealtimeContext context_a{sessions, limits, registry, source, shard_a.get_executor(), nullptr, nullptr, &Clock::now};
+    RealtimeContext context_b{sessions, limits, registry, source, shard_b.get_executor(), nullptr, nullptr, &Clock::now};
+    // Runs fn on the shard's thread and waits for it.
+    auto on = [](asio::io_context& shard, auto fn) {
+        std::promise<void> done;
+        asio::post(shard, [&] {
+            fn();
+            done.set_value();
+        });
+        done.get_future().wait();
+    };
+
+    Client a, b;
+    std::string id;
+    on(shard_a, [&] {
+        a.session = std::make_shared<RealtimeSession>(a.link, context_a, SessionParams{});
+        a.session->on_open();
+        a.send(user_message("from shard a"));
+        id = a.session->session_id();
+    });
+    on(shard_b, [&] {
+        b.session = std::make_shared<RealtimeSession>(b.link, context_b, SessionParams{"", id});
+        b.session->on_open();
+    });
+    bool ready = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!ready && std::chrono::steady_clock::now() < deadline) {
+        on(shard_b, [&] { ready = !b.link.frames.empty(); });
+        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_TRUE(ready);
+    bool a_closed = false;
+    on(shard_a, [&] { a_closed = a.link.closed; });
+    EXPECT_TRUE(a_closed);
+    on(shard_b, [&] {
+        auto events = b.link.take();
+        ASSERT_EQ(types(events), std::vector<std::string>{"session.created"});
+        EXPECT_EQ(events[0]["session"]["id"], id);
+        b.send({{"type", "response.create"}});
+        ASSERT_EQ(source.calls.size(), 1u);
+        EXPECT_EQ(source.calls[0].request.messages.at(0).text, "from shard a");
+    });
+    on(shard_a, [&] {
+        a.close();
+        a.session.reset();
+    });
+    on(shard_b, [&] {
+        b.close();
+        b.session.reset();
+    });
+    guard_a.reset();
+    guard_b.reset();
+    thread_a.join();
+    thread_b.join();
 }
 
 TEST_F(RealtimeSessionTest, ClosingCancelsTheResponseAndKeepsThePartialText) {
