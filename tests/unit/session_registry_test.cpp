@@ -73,7 +73,9 @@ TEST(SessionRegistry, EraseIfRemovesOnlyMatchingEntries) {
     auto removed = registry.erase_if([](const Conversation& c) { return c.model == "odd"; });
     EXPECT_EQ(removed, 50u);
     EXPECT_EQ(registry.size(), 50u);
-    for (int i = 0; i < 100; ++i) EXPECT_EQ(registry.find(ids[i]) != nullptr, i % 2 == 0);
+    for (int i = 0; i < 100; ++i) {
+        EXPECT_EQ(registry.find(ids[i]) != nullptr, i % 2 == 0);
+    }
 }
 
 TEST(SessionRegistry, ConcurrentInsertFindEraseFromSeveralThreads) {
@@ -95,8 +97,11 @@ TEST(SessionRegistry, ConcurrentInsertFindEraseFromSeveralThreads) {
                 registry.with(mine[i / 2], [](Conversation& c) { c.model = "touched"; });
                 if (i % 3 == 0 && registry.erase(mine[i])) ++erased;
             }
-            for (std::size_t i = 0; i < mine.size(); ++i)
-                if (i % 3 != 0) EXPECT_NE(registry.find(mine[i]), nullptr);
+            for (std::size_t i = 0; i < mine.size(); ++i) {
+                if (i % 3 != 0) {
+                    EXPECT_NE(registry.find(mine[i]), nullptr);
+                }
+            }
         });
     }
     for (auto& worker : workers) worker.join();
