@@ -1,5 +1,7 @@
 #include "server/runtime.hpp"
 
+#include "session/conversation_expiry.hpp"
+
 #include <future>
 #include <stdexcept>
 
@@ -83,6 +85,7 @@ void Runtime::start() {
             auto work = asio::make_work_guard(ioc);
             asio::post(ioc, [shard, listener] {
                 shard->sweeper().start();
+                if (auto* expiry = shard->conversation_expiry()) expiry->start();
                 if (listener) listener->start();
             });
             ioc.run();
@@ -134,7 +137,10 @@ void Runtime::shutdown() {
     auto close_deadline = clock::now() + std::chrono::seconds(2);
     while (ctx.websocket_connections.load() > 0 && clock::now() < close_deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    run_on_every_shard([](Shard& shard) { shard.sweeper().stop(); });
+    run_on_every_shard([](Shard& shard) {
+        shard.sweeper().stop();
+        if (auto* expiry = shard.conversation_expiry()) expiry->stop();
+    });
     for (auto& shard : shards_) shard->io_context().stop();
     join();
     spdlog::info("shutdown complete");

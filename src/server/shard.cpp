@@ -4,6 +4,8 @@
 #include <cctype>
 
 #include "server/gateway_context.hpp"
+#include "session/conversation_expiry.hpp"
+#include "session/realtime_session.hpp"
 #include "upstream/response_source.hpp"
 
 namespace voxgate::server {
@@ -21,7 +23,19 @@ Shard::Shard(std::size_t index, GatewayContext& gateway)
       metrics_(gateway.config.providers.size()),
       sweeper_(ioc_, std::chrono::milliseconds(250), sweep_threshold(gateway.config.limits)) {}
 
-Shard::~Shard() = default;
+Shard::~Shard() {
+    // Destroy queued handlers (and the connections they keep alive) first: they refer to
+    // the members below.
+    ioc_.shutdown();
+}
+
+void Shard::set_realtime_context(std::unique_ptr<session::RealtimeContext> context) {
+    realtime_context_ = std::move(context);
+}
+
+void Shard::set_conversation_expiry(std::unique_ptr<session::ConversationExpiry> expiry) {
+    expiry_ = std::move(expiry);
+}
 
 QueryParams parse_query(std::string_view query) {
     QueryParams params;

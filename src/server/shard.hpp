@@ -12,10 +12,23 @@
 namespace voxgate::upstream {
 class ResponseSource;
 }
+namespace voxgate::session {
+struct RealtimeContext;
+class ConversationExpiry;
+}
 
 namespace voxgate::server {
 
 struct GatewayContext;
+
+// An io_context whose pending handlers can be destroyed before the objects they refer
+// to: ~Shard() calls shutdown() first, so connections and sessions still queued in the
+// context die while the shard's engine, contexts and timers are alive.
+class ShardIoContext : public asio::io_context {
+public:
+    using asio::io_context::io_context;
+    using asio::execution_context::shutdown;
+};
 
 class Shard {
 public:
@@ -30,14 +43,22 @@ public:
     // The upstream engine of this shard (set by the runtime before connections arrive).
     upstream::ResponseSource* responses() { return responses_.get(); }
     void set_responses(std::shared_ptr<upstream::ResponseSource> source) { responses_ = std::move(source); }
+    // What the Realtime sessions of this shard share (set by the wiring).
+    session::RealtimeContext* realtime_context() { return realtime_context_.get(); }
+    void set_realtime_context(std::unique_ptr<session::RealtimeContext> context);
+    // The process-wide resume-TTL sweep, run by one shard.
+    void set_conversation_expiry(std::unique_ptr<session::ConversationExpiry> expiry);
+    session::ConversationExpiry* conversation_expiry() { return expiry_.get(); }
 
 private:
     std::size_t index_;
     GatewayContext& gateway_;
-    asio::io_context ioc_{1};  // one thread runs it: let Asio skip its internal locking
+    ShardIoContext ioc_{1};  // one thread runs it: let Asio skip its internal locking
     metrics::ShardMetrics metrics_;
     IdleSweeper sweeper_;
     std::shared_ptr<upstream::ResponseSource> responses_;
+    std::unique_ptr<session::RealtimeContext> realtime_context_;
+    std::unique_ptr<session::ConversationExpiry> expiry_;
 };
 
 }  // namespace voxgate::server

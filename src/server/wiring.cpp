@@ -3,17 +3,69 @@
 #include <spdlog/spdlog.h>
 
 #include "config/config_loader.hpp"
+#include "session/conversation_expiry.hpp"
+#include "session/realtime_session.hpp"
+#include "upstream/upstream_engine.hpp"
 
 namespace voxgate::server {
 
-void wire_gateway(Runtime&) {
-    // The upstream engine and the Realtime protocol handler are attached here once
-    // they exist; until then WebSocket connections have no protocol handler.
+namespace {
+
+std::string query_value(const QueryParams& query, std::string_view name) {
+    for (auto& [key, value] : query)
+        if (key == name) return value;
+    return {};
+}
+
+}  // namespace
+
+void wire_gateway(Runtime& runtime) {
+    auto& gateway = runtime.context();
+    // One immutable default settings object for every session; copied only on session.update.
+    auto preset = std::make_shared<const protocol::SessionSettings>(
+        protocol::SessionSettings::from_config(gateway.config.sessions));
+    for (auto& shard_ptr : runtime.shards()) {
+        auto& shard = *shard_ptr;
+        auto engine = std::make_shared<upstream::UpstreamEngine>(shard.io_context(), gateway.config, &shard.metrics());
+        shard.set_responses(engine);
+        shard.set_realtime_context(std::make_unique<session::RealtimeContext>(session::RealtimeContext{
+            .sessions = gateway.config.sessions,
+            .limits = gateway.config.limits,
+            .registry = gateway.registry,
+            .responses = *engine,
+            .executor = shard.io_context().get_executor(),
+            .metrics = &shard.metrics(),
+            .preset = preset,
+        }));
+    }
+    auto& first = *runtime.shards().front();
+    first.set_conversation_expiry(std::make_unique<session::ConversationExpiry>(
+        first.io_context(), gateway.registry, gateway.config.sessions.resume_ttl));
+
+    gateway.make_handler = [](session::ClientLink& link, Shard& shard,
+                              const QueryParams& query) -> std::shared_ptr<session::ClientHandler> {
+        return std::make_shared<session::RealtimeSession>(
+            link, *shard.realtime_context(),
+            session::SessionParams{query_value(query, "model"), query_value(query, "session_id")});
+    };
 }
 
 void log_provider_warnings(const Config& config) {
     for (const auto& name : config::unusable_providers(config))
         spdlog::warn("provider \"{}\" is disabled: its API key variable is not set", name);
+    // Routes whose every provider is disabled are served by the built-in demo provider.
+    for (const auto& [model, providers] : config.routes) {
+        bool any_usable = false;
+        for (const auto& name : providers)
+            for (const auto& provider : config.providers)
+                if (provider.name == name && provider.usable() && provider.kind != "demo") any_usable = true;
+        if (!any_usable)
+            spdlog::warn("DEMO MODE: route \"{}\" is served by the built-in demo provider (canned replies, no "
+                         "model): no real provider with an API key is configured for it.",
+                         model);
+    }
+    if (config.routes.empty())
+        spdlog::warn("DEMO MODE: no routes configured; every model is served by the built-in demo provider");
 }
 
 }  // namespace voxgate::server
