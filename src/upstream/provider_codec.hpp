@@ -9,6 +9,7 @@
 //   non-2xx status  -> codec.classify_error(status, body, retry-after, retry-after-ms)
 //   2xx body bytes  -> SseParser -> decoder->on_event(event, sink) until it says done/error
 //   body ends first -> decoder->on_end_of_stream(sink)
+// (An SseParser error, an event over its size limit, is the engine's to report.)
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -39,12 +40,20 @@ struct UpstreamError {
     int http_status = 0;  // 0 for errors reported inside a 2xx stream
     std::string type;     // provider error type, e.g. "rate_limit_error", "overloaded_error"
     std::string code;     // provider or gateway code, e.g. "insufficient_quota", "upstream_malformed"
-    std::string message;  // human text (truncated provider body when it was not JSON)
+    std::string message;  // human text, printable_error_text(): bounded, valid UTF-8, one line
+    // HTTP errors: by status (is_retryable_status), except an exhausted quota. In-stream
+    // errors: a passing condition (overload, server error, cut stream) and no content
+    // streamed yet. Malformed streams never.
     bool retryable = false;
-    std::optional<std::chrono::milliseconds> retry_after;  // server-requested delay, if any and sane
+    // The server-requested delay (parse_retry_after); only set when retryable.
+    std::optional<std::chrono::milliseconds> retry_after;
 };
 
 enum class DecodeStatus : std::uint8_t { more, done, error };
+
+// Decoders pass tool-call indices in [0, kMaxToolCalls) to the sink, so a consumer may
+// index a table by them; a stream that names another index is malformed.
+inline constexpr int kMaxToolCalls = 128;
 
 // Decodes one response stream. on_event returns `more` while the response goes on, `done`
 // after the final callback (on_usage if known, then on_finish), `error` when the stream
@@ -120,13 +129,42 @@ inline std::optional<std::chrono::milliseconds> parse_retry_after(std::string_vi
     return std::nullopt;
 }
 
-// A non-JSON error body becomes the message, cut to at most max_bytes without splitting
-// a UTF-8 sequence (proxies answer with HTML pages; nobody wants all of it in a log).
-inline std::string truncate_error_body(std::string_view body, std::size_t max_bytes = 200) {
-    if (body.size() <= max_bytes) return std::string(body);
-    std::size_t cut = max_bytes;
-    while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80) --cut;  // continuation byte
-    return std::string(body.substr(0, cut));
+// Text from a provider's error reply (a non-JSON body, often an HTML page from a proxy),
+// made fit for a log line and for the client's JSON error event: valid UTF-8 (a byte
+// that is not part of a well-formed character becomes '?'), control characters become
+// spaces, and at most max_bytes bytes, never cut inside a character.
+// Messages a provider wrote in a JSON error are kept longer than raw bodies, but bounded too.
+inline constexpr std::size_t kMaxErrorMessageBytes = 1024;
+
+inline std::string printable_error_text(std::string_view text, std::size_t max_bytes = 200) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto byte_at = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };
+        const unsigned lead = byte_at(0);
+        const std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
+        bool valid = length != 0 && i + length <= text.size();
+        std::uint32_t code_point = length == 1 ? lead : lead & (0x7Fu >> length);
+        for (std::size_t k = 1; valid && k < length; ++k) {
+            valid = (byte_at(k) & 0xC0) == 0x80;
+            code_point = (code_point << 6) | (byte_at(k) & 0x3Fu);
+        }
+        // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+        valid = valid && !(length == 2 && code_point < 0x80) &&
+                !(length == 3 && (code_point < 0x800 || (code_point >= 0xD800 && code_point <= 0xDFFF))) &&
+                !(length == 4 && (code_point < 0x10000 || code_point > 0x10FFFF));
+        const std::size_t consumed = valid ? length : 1;
+        if (out.size() + consumed > max_bytes) break;
+        if (!valid) {
+            out.push_back('?');
+        } else if (length == 1 && (lead < 0x20 || lead == 0x7F)) {
+            out.push_back(' ');
+        } else {
+            out.append(text.substr(i, length));
+        }
+        i += consumed;
+    }
+    return out;
 }
 
 // Tolerant JSON reading shared by the codecs: a provider that sends a field of an

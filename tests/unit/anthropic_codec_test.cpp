@@ -278,6 +278,27 @@ TEST(AnthropicStream, OverloadedErrorAfterContent) {
     EXPECT_EQ(out.sink.calls, (std::vector<std::string>{"text Hal"}));
 }
 
+TEST(AnthropicStream, ErrorEventWithPlainTextData) {
+    const Decoded out = decode("event: error\ndata: Internal server error\n\n");
+    ASSERT_EQ(out.status, DecodeStatus::error);
+    EXPECT_EQ(out.decoder->error().type, "api_error");
+    EXPECT_EQ(out.decoder->error().message, "Internal server error");
+}
+
+TEST(AnthropicStream, TooManyToolCallsIsMalformed) {
+    std::string stream;
+    for (int i = 0; i <= kMaxToolCalls; ++i) {
+        stream += event("content_block_start",
+                        "{\"type\":\"content_block_start\",\"index\":" + std::to_string(i) +
+                            ",\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}}}");
+    }
+    const Decoded out = decode(stream);
+    ASSERT_EQ(out.status, DecodeStatus::error);
+    EXPECT_EQ(out.decoder->error().code, "upstream_malformed");
+    EXPECT_EQ(out.sink.calls.size(), static_cast<std::size_t>(kMaxToolCalls));
+    EXPECT_EQ(out.sink.calls.back(), "tool 127 id=t name=f args=");
+}
+
 TEST(AnthropicStream, MalformedJsonIsAnError) {
     const Decoded out = decode(event("content_block_delta", R"({"type":"content_block_delta","index":0,)"));
     ASSERT_EQ(out.status, DecodeStatus::error);

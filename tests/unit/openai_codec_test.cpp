@@ -275,6 +275,28 @@ TEST(OpenAiStream, MalformedJsonIsAnError) {
     }
 }
 
+TEST(OpenAiStream, ErrorEventWithPlainTextData) {
+    const Decoded out = decode("event: error\ndata: upstream exploded\n\n");
+    ASSERT_EQ(out.status, DecodeStatus::error);
+    EXPECT_EQ(out.decoder->error().message, "upstream exploded");
+    EXPECT_TRUE(out.decoder->error().retryable);
+}
+
+TEST(OpenAiStream, ToolCallIndexDefaultsToPositionAndIsBounded) {
+    const Decoded positional = decode(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":\"f\"}},"
+        "{\"id\":\"b\",\"function\":{\"name\":\"g\"}}]}}]}\n\n");
+    EXPECT_EQ(positional.sink.calls,
+              (std::vector<std::string>{"tool 0 id=a name=f args=", "tool 1 id=b name=g args="}));
+    for (const char* index : {"-1", "128", "4294967296"}) {
+        const Decoded out = decode("data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":" +
+                                   std::string(index) + ",\"function\":{\"arguments\":\"x\"}}]}}]}\n\n");
+        ASSERT_EQ(out.status, DecodeStatus::error) << index;
+        EXPECT_EQ(out.decoder->error().code, "upstream_malformed");
+        EXPECT_TRUE(out.sink.calls.empty());
+    }
+}
+
 TEST(OpenAiStream, EndOfStreamAfterFinishReasonCompletes) {
     const Decoded out =
         decode("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\n",
@@ -366,6 +388,15 @@ TEST(OpenAiErrors, TruncationKeepsUtf8Whole) {
     std::string body(199, 'a');
     body += "\xC3\xA9 tail";  // the 2-byte character straddles byte 200
     EXPECT_EQ(OpenAiCodec().classify_error(500, body, "", "").message, std::string(199, 'a'));
+}
+
+TEST(OpenAiErrors, MessageIsValidUtf8OnOneLine) {
+    // Invalid bytes become '?', control characters spaces: the text goes into logs and JSON.
+    EXPECT_EQ(OpenAiCodec().classify_error(502, "bad \xFF\xC3(\r\n end \xC0\xAF \xED\xA0\x80 ok\xE2\x82\xAC", "", "").message,
+              "bad ??" "(   end ?? ??? ok\xE2\x82\xAC");  // split: "??(" is a trigraph
+    const std::string long_message(5000, 'm');
+    EXPECT_EQ(OpenAiCodec().classify_error(400, R"({"error":{"message":")" + long_message + R"("}})", "", "").message,
+              long_message.substr(0, kMaxErrorMessageBytes));
 }
 
 TEST(OpenAiErrors, CompatibleServerTopLevelError) {

@@ -118,8 +118,8 @@ public:
         if (event.type == "ping") return DecodeStatus::more;
         const json payload = json::parse(event.data, nullptr, false);
         if (payload.is_discarded() || !payload.is_object()) {
-            return fail("api_error", "upstream_malformed", "upstream sent a stream event that is not a JSON object",
-                        /*transient=*/false);
+            if (event.type == "error") return fail("api_error", "", printable_error_text(event.data), /*transient=*/true);
+            return malformed("upstream sent a stream event that is not a JSON object");
         }
         // The event name equals the payload's type (§3.2); a proxy that drops `event:`
         // lines leaves only the latter.
@@ -130,7 +130,7 @@ public:
             input_tokens_ = input_tokens_of(usage);
             output_tokens_ = int_at(usage, "output_tokens");
         } else if (name == "content_block_start") {
-            start_block(payload, sink);
+            if (!start_block(payload, sink)) return malformed("upstream opened more tool calls than allowed");
         } else if (name == "content_block_delta") {
             decode_delta(payload, sink);
         } else if (name == "message_delta") {
@@ -149,7 +149,7 @@ public:
             const json& error = member(payload, "error");
             std::string type(string_at(error, "type"));
             if (type.empty()) type = "api_error";
-            std::string message(string_at(error, "message"));
+            std::string message = printable_error_text(string_at(error, "message"), kMaxErrorMessageBytes);
             if (message.empty()) message = "upstream reported an error in the stream";
             const bool transient = transient_error_type(type);
             return fail(std::move(type), "", std::move(message), transient);
@@ -166,7 +166,8 @@ public:
     bool saw_content() const override { return saw_content_; }
 
 private:
-    void start_block(const json& payload, StreamSink& sink) {
+    // False when the stream opens more than kMaxToolCalls tool_use blocks.
+    bool start_block(const json& payload, StreamSink& sink) {
         const json& block = member(payload, "content_block");
         const std::string_view type = string_at(block, "type");
         if (type == "text") {
@@ -174,6 +175,7 @@ private:
         } else if (type == "tool_use") {
             // Tool calls are numbered among tool_use blocks only, the way OpenAI numbers them.
             const int ordinal = static_cast<int>(tool_blocks_.size());
+            if (ordinal >= kMaxToolCalls) return false;
             tool_blocks_.emplace_back(int_at(payload, "index"), ordinal);
             saw_content_ = true;
             sink.on_tool_call_delta(ordinal, string_at(block, "id"), string_at(block, "name"), "");
@@ -184,6 +186,7 @@ private:
             }
         }
         // thinking and server-tool blocks are not part of the spoken answer.
+        return true;
     }
 
     void decode_delta(const json& payload, StreamSink& sink) {
@@ -209,6 +212,10 @@ private:
         sink.on_text_delta(text);
     }
 
+    DecodeStatus malformed(std::string message) {
+        return fail("api_error", "upstream_malformed", std::move(message), /*transient=*/false);
+    }
+
     // transient: the failure may pass (overload, dropped connection), so a new attempt
     // could succeed; the engine still retries only while nothing was streamed.
     DecodeStatus fail(std::string type, std::string code, std::string message, bool transient) {
@@ -225,8 +232,8 @@ private:
     std::int64_t input_tokens_ = 0;
     std::int64_t output_tokens_ = 0;
     FinishReason finish_reason_ = FinishReason::none;
-    // (content block index, tool call ordinal) of each tool_use block: a handful at most,
-    // and only as many as the stream really opened, whatever indices it claims.
+    // (content block index, tool call ordinal) of each tool_use block: at most kMaxToolCalls,
+    // whatever block indices the stream claims.
     std::vector<std::pair<std::int64_t, int>> tool_blocks_;
     UpstreamError error_;
     bool saw_content_ = false;
@@ -304,9 +311,9 @@ UpstreamError AnthropicCodec::classify_error(int http_status, std::string_view b
     const json doc = json::parse(body, nullptr, false);
     const json& fields = member(doc, "error");
     error.type = string_at(fields, "type");
-    error.message = string_at(fields, "message");
+    error.message = printable_error_text(string_at(fields, "message"), kMaxErrorMessageBytes);
     if (error.message.empty()) {
-        error.message = body.empty() ? "upstream returned HTTP " + std::to_string(http_status) : truncate_error_body(body);
+        error.message = body.empty() ? "upstream returned HTTP " + std::to_string(http_status) : printable_error_text(body);
     }
     if (error.type.empty()) error.type = default_error_type(http_status);
     error.retryable = is_retryable_status(http_status);

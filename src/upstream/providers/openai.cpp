@@ -103,8 +103,8 @@ public:
         if (event.data == "[DONE]") return finish(sink);  // sentinel, not JSON (§2.2)
         const json chunk = json::parse(event.data, nullptr, false);
         if (chunk.is_discarded() || !chunk.is_object()) {
-            return fail("server_error", "upstream_malformed", "upstream sent a stream chunk that is not a JSON object",
-                        /*transient=*/false);
+            if (event.type == "error") return fail("server_error", "", printable_error_text(event.data), true);
+            return malformed("upstream sent a stream chunk that is not a JSON object");
         }
         // openai-node treats a chunk with an `error` key, or an event named error, as an API error.
         if (const auto it = chunk.find("error"); it != chunk.end() && !it->is_null()) return fail_with(*it);
@@ -113,7 +113,9 @@ public:
         if (const auto choices = chunk.find("choices"); choices != chunk.end() && choices->is_array()) {
             for (const json& choice : *choices) {
                 if (int_at(choice, "index") != 0) continue;  // we never ask for n > 1
-                decode_delta(member(choice, "delta"), sink);
+                if (!decode_delta(member(choice, "delta"), sink)) {
+                    return malformed("upstream sent a tool call index out of range");
+                }
                 if (const auto reason = string_at(choice, "finish_reason"); !reason.empty()) {
                     finish_reason_ = finish_reason_from(reason);
                 }
@@ -138,7 +140,8 @@ public:
     bool saw_content() const override { return saw_content_; }
 
 private:
-    void decode_delta(const json& delta, StreamSink& sink) {
+    // False when a tool call index is out of range (kMaxToolCalls).
+    bool decode_delta(const json& delta, StreamSink& sink) {
         // A refusal is text the user should read, so it streams like content.
         for (const char* key : {"content", "refusal"}) {
             if (const auto text = string_at(delta, key); !text.empty()) {
@@ -147,17 +150,19 @@ private:
             }
         }
         const json& calls = member(delta, "tool_calls");
-        if (!calls.is_array()) return;
-        int position = 0;
+        if (!calls.is_array()) return true;
+        std::int64_t position = 0;
         for (const json& call : calls) {
-            const json& index_field = member(call, "index");
-            const int index = index_field.is_number_integer() ? index_field.get<int>() : position;
+            // Some compatible servers omit the index; the position in the array stands in.
+            const std::int64_t index = member(call, "index").is_number_integer() ? int_at(call, "index") : position;
+            if (index < 0 || index >= kMaxToolCalls) return false;
             const json& function = member(call, "function");
             saw_content_ = true;
-            sink.on_tool_call_delta(index, string_at(call, "id"), string_at(function, "name"),
+            sink.on_tool_call_delta(static_cast<int>(index), string_at(call, "id"), string_at(function, "name"),
                                     string_at(function, "arguments"));
             ++position;
         }
+        return true;
     }
 
     DecodeStatus finish(StreamSink& sink) {
@@ -167,13 +172,20 @@ private:
     }
 
     DecodeStatus fail_with(const json& error) {
-        if (error.is_string()) return fail("server_error", "", error.get<std::string>(), true);
+        if (error.is_string()) {
+            return fail("server_error", "", printable_error_text(error.get_ref<const std::string&>(), kMaxErrorMessageBytes),
+                        true);
+        }
         std::string type(string_at(error, "type"));
         if (type.empty()) type = "server_error";
-        std::string message(string_at(error, "message"));
+        std::string message = printable_error_text(string_at(error, "message"), kMaxErrorMessageBytes);
         if (message.empty()) message = "upstream reported an error in the stream";
         const bool transient = transient_error_type(type);
         return fail(std::move(type), code_at(error, "code"), std::move(message), transient);
+    }
+
+    DecodeStatus malformed(std::string message) {
+        return fail("server_error", "upstream_malformed", std::move(message), /*transient=*/false);
     }
 
     // transient: the failure may pass (overload, dropped connection), so a new attempt
@@ -239,11 +251,12 @@ UpstreamError OpenAiCodec::classify_error(int http_status, std::string_view body
         const json& fields = nested != doc.end() && nested->is_object() ? *nested : doc;
         error.type = string_at(fields, "type");
         error.code = code_at(fields, "code");
-        error.message = string_at(fields, "message");
-        if (error.message.empty() && nested != doc.end() && nested->is_string()) error.message = nested->get<std::string>();
+        std::string_view message = string_at(fields, "message");
+        if (message.empty() && nested != doc.end() && nested->is_string()) message = nested->get_ref<const std::string&>();
+        error.message = printable_error_text(message, kMaxErrorMessageBytes);
     }
     if (error.message.empty()) {
-        error.message = body.empty() ? "upstream returned HTTP " + std::to_string(http_status) : truncate_error_body(body);
+        error.message = body.empty() ? "upstream returned HTTP " + std::to_string(http_status) : printable_error_text(body);
     }
     if (error.type.empty()) error.type = default_error_type(http_status);
     // A 429 for an exhausted quota will not clear by waiting (§2.3).
