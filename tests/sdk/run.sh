@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs the official openai npm SDK's Realtime WebSocket client (OpenAIRealtimeWS)
+# against a real voxgate over wss:// on 127.0.0.1, trusting a CA made for this run.
+#   tests/sdk/run.sh path/to/voxgate
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+binary="$(realpath "$1")"
+work="$(mktemp -d)"
+gateway_pid=""
+cleanup() {
+  [ -n "$gateway_pid" ] && kill "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A throwaway CA and a server certificate for 127.0.0.1.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=voxgate sdk test CA" \
+  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$work/san.ext"
+openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
+  -days 2 -extfile "$work/san.ext" -out "$work/server.pem" 2>/dev/null
+
+cat > "$work/voxgate.json" <<JSON
+{
+  "server": { "listen": "127.0.0.1:0", "threads": 2 },
+  "tls": { "cert_file": "$work/server.pem", "key_file": "$work/server.key" },
+  "log": { "level": "warn" },
+  "providers": {
+    "demo": { "kind": "demo", "demo_tokens_per_second": 400, "demo_first_token_delay_ms": 20 },
+    "slow": { "kind": "demo", "demo_tokens_per_second": 4, "demo_first_token_delay_ms": 20 }
+  },
+  "routes": { "*": ["demo"], "slow-model": ["slow"] }
+}
+JSON
+"$binary" --config "$work/voxgate.json" --log-level info 2>"$work/voxgate.log" &
+gateway_pid=$!
+# Port 0: read the port the gateway bound from its start-up line.
+port=""
+for _ in $(seq 1 200); do
+  port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/voxgate.log" | head -n1)"
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+if [ -z "$port" ]; then echo "voxgate did not start:"; cat "$work/voxgate.log"; exit 1; fi
+
+cd "$here"
+if [ ! -d node_modules/openai ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+status=0
+VOXGATE_URL="https://127.0.0.1:$port/v1" NODE_EXTRA_CA_CERTS="$work/ca.pem" \
+  node --test realtime_sdk.test.mjs || status=$?
+if [ $status -ne 0 ]; then
+  echo "--- voxgate log ---"; cat "$work/voxgate.log"
+fi
+exit $status
