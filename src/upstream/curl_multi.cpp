@@ -132,6 +132,11 @@ void CurlMulti::remove(CurlEasy& easy) {
     case CurlEasy::State::removing:
         return;
     case CurlEasy::State::adding:
+        // curl never saw it; the queued add (which holds a reference) will find it gone.
+        easy.multi_ = nullptr;
+        easy.state_ = CurlEasy::State::idle;
+        transfers_.erase(easy.handle_);
+        return;
     case CurlEasy::State::added:
         break;
     }
@@ -146,16 +151,13 @@ void CurlMulti::remove(CurlEasy& easy) {
 
 void CurlMulti::remove_now(CurlEasy& easy) {
     CURL* handle = easy.handle_;
-    const bool was_added = easy.state_ != CurlEasy::State::adding;
     easy.multi_ = nullptr;
     easy.state_ = CurlEasy::State::idle;
     // Keep the object alive until curl has let go of it: erasing may drop the last reference.
     std::shared_ptr<CurlEasy> keep = easy.shared_from_this();
-    if (was_added) {
-        ++curl_call_depth_;
-        curl_multi_remove_handle(multi_, handle);
-        --curl_call_depth_;
-    }
+    ++curl_call_depth_;
+    curl_multi_remove_handle(multi_, handle);  // closes the connection of an unfinished HTTP/1.1 transfer
+    --curl_call_depth_;
     transfers_.erase(handle);
     keep.reset();
 }

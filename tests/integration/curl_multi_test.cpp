@@ -338,6 +338,34 @@ TEST_F(CurlMultiTest, PauseAndResumeDeliverEveryTokenWithABoundedBuffer) {
     EXPECT_TRUE(decoded.finished);
 }
 
+TEST_F(CurlMultiTest, PauseFromOutsideCallbacksStopsDeliveryUntilResumed) {
+    MockUpstream mock;
+    RecordingSink sink;
+    Transfer transfer(multi, sink);
+    bool pause_scheduled = false;
+    steady_timer timer(io.get_executor());
+    sink.body_hook = [&](std::string_view) {
+        EXPECT_FALSE(transfer.paused()) << "on_body while paused";
+        if (!pause_scheduled && sink.tokens().size() >= 5) {
+            pause_scheduled = true;  // pause from a timer: curl_easy_pause, not a callback return
+            timer.expires_after(0ms);
+            timer.async_wait([&](const error_code&) { transfer.pause(); });
+        }
+    };
+    ASSERT_FALSE(transfer.start(request_to(mock.openai_url(), {.tokens = 200, .gap_ms = 1})));
+
+    ASSERT_TRUE(run_until(io, [&] { return transfer.paused(); }));
+    const int body_calls_when_paused = sink.body_calls;
+    run_for(io, 300ms);  // the mock keeps sending meanwhile
+    EXPECT_EQ(sink.body_calls, body_calls_when_paused);
+    EXPECT_FALSE(sink.completed());
+
+    transfer.resume();
+    ASSERT_TRUE(run_until(io, [&] { return sink.completed(); }));
+    EXPECT_FALSE(sink.result) << sink.result.message();
+    EXPECT_EQ(sink.tokens(), default_tokens(200));
+}
+
 TEST_F(CurlMultiTest, PausedBeforeTheResponseDeliversNothingUntilResumed) {
     MockUpstream mock;
     RecordingSink sink;

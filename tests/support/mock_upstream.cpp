@@ -470,7 +470,10 @@ private:
             error_code ec;
             tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
             if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-            if (ec) continue;  // e.g. EMFILE: keep serving the connections we have
+            if (ec) {  // e.g. EMFILE: keep serving the connections we have, retry shortly
+                co_await sleep(10);
+                continue;
+            }
             socket.set_option(tcp::no_delay(true), ec);
             ++owner_.accepted_;
             const std::size_t open = ++owner_.open_;
