@@ -55,7 +55,7 @@ struct RealtimeContext {
     metrics::ShardMetrics* metrics = nullptr;  // null: no metrics
     // Default session settings shared by all sessions (copy on update); built from
     // `sessions` per session when null.
-    std::shared_ptr<const protocol::SessionSettings> preset;
+    std::shared_ptr<const protocol::SessionSettings> preset = nullptr;
     Clock::time_point (*now)() = &Clock::now;  // rate limit and resume TTL; tests replace it
 };
 
