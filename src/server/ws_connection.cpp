@@ -1,5 +1,6 @@
 #include "server/ws_connection.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -109,8 +110,13 @@ void WsConnection<NextLayer>::read_next_message() {
     if (finished_) return;
     // Wait for the next message with a 1-byte read: a pending read into a flat_buffer
     // would allocate its 1.5 KB before the client sends anything.
-    ws_.async_read_some(asio::buffer(&first_byte_, 1),
-                        beast::bind_front_handler(&WsConnection::on_first_byte, this->shared_from_this()));
+    // std::allocator instead of Asio's recycling one: the recycled block left by the
+    // handshake is larger than this wait needs, and an idle connection keeps it for its
+    // whole idle life (design.md, "Memory per idle session").
+    ws_.async_read_some(
+        asio::buffer(&first_byte_, 1),
+        asio::bind_allocator(std::allocator<void>{},
+                             beast::bind_front_handler(&WsConnection::on_first_byte, this->shared_from_this())));
 }
 
 template <class NextLayer>
