@@ -70,6 +70,9 @@ CurlMulti::CurlMulti(asio::io_context& io, CurlMultiOptions options)
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
     curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, options.max_total_connections);
     curl_multi_setopt(multi_, CURLMOPT_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+    if (options.max_cached_connections > 0) {
+        curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options.max_cached_connections);
+    }
 }
 
 CurlMulti::~CurlMulti() {

@@ -31,6 +31,10 @@ struct CurlMultiOptions {
     long max_host_connections = 256;
     long max_total_connections = 0;      // 0 = no limit
     long max_concurrent_streams = 100;   // per HTTP/2 connection (curl's default)
+    // Connections curl keeps open (in use + idle) after transfers end; beyond it the oldest
+    // idle one is closed. 0 = curl's default, 4 x the transfers running at that moment, which
+    // closes most idle connections when a burst ends.
+    long max_cached_connections = 0;
 };
 
 // One easy handle driven by a CurlMulti. Transfer derives from it. While the handle is in

@@ -6,6 +6,12 @@
 // when the server selects it, which is the path a real provider without h2 would take.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -219,6 +225,55 @@ TEST(CurlMultiLoad, ThousandConcurrentStreamsOnOneMultiAllCompleteInOrder) {
     EXPECT_EQ(mock.accepted_connections(), static_cast<std::size_t>(transfers));
     std::printf("peak open connections at the mock: %zu\n", mock.peak_open_connections());
     EXPECT_EQ(multi.transfer_count(), 0u);
+}
+
+// This machine's host name when it resolves to loopback only (curl answers "localhost"
+// itself, without its resolver); empty otherwise.
+std::string loopback_host_name() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0 || std::string_view(name) == "localhost") return {};
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* results = nullptr;
+    if (::getaddrinfo(name, nullptr, &hints, &results) != 0) return {};
+    bool loopback_only = results != nullptr;
+    for (const addrinfo* at = results; at != nullptr; at = at->ai_next) {
+        if (at->ai_family == AF_INET) {
+            const auto* address = reinterpret_cast<const sockaddr_in*>(at->ai_addr);
+            loopback_only = loopback_only && (ntohl(address->sin_addr.s_addr) >> 24) == 127;
+        } else {
+            loopback_only = false;
+        }
+    }
+    ::freeaddrinfo(results);
+    return loopback_only ? std::string(name) : std::string{};
+}
+
+// A host name goes through curl's threaded resolver, whose wake-up socket curl also asks
+// us to watch and then closes: many at once exercise fd numbers being reused between the
+// resolver's sockets and the connections.
+TEST_F(CurlMultiTest, HostNamesResolveWithoutBlockingAndStreamsComplete) {
+    const std::string host = loopback_host_name();
+    if (host.empty()) GTEST_SKIP() << "this machine's host name does not resolve to 127.0.0.1 only";
+    MockUpstream mock;
+    const std::string url = "http://" + host + ":" + std::to_string(mock.port()) + "/v1/chat/completions";
+    constexpr int transfers = 40;
+    std::vector<std::unique_ptr<RecordingSink>> sinks;
+    std::vector<std::unique_ptr<Transfer>> running;
+    for (int i = 0; i < transfers; ++i) {
+        sinks.push_back(std::make_unique<RecordingSink>());
+        running.push_back(std::make_unique<Transfer>(multi, *sinks.back()));
+        ASSERT_FALSE(running.back()->start(request_to(url, {.tokens = 5, .gap_ms = 1})));
+    }
+
+    ASSERT_TRUE(run_until(io, [&] {
+        return std::all_of(sinks.begin(), sinks.end(), [](const auto& sink) { return sink->completed(); });
+    }));
+    for (const auto& sink : sinks) {
+        EXPECT_FALSE(sink->result) << sink->result.message();
+        EXPECT_EQ(sink->tokens(), default_tokens(5));
+    }
+    EXPECT_EQ(multi.watched_socket_count(), 0u);
 }
 
 TEST_F(CurlMultiTest, CancelMidStreamStopsCallbacksAndClosesTheConnection) {
