@@ -51,6 +51,21 @@ std::string milliseconds_text(std::chrono::milliseconds duration) {
     return std::to_string(duration.count()) + " ms";
 }
 
+// A provider (or a proxy in front of it) may quote what it received in its error text.
+// Our key and configured header values must never travel on in a message or a log line.
+void redact_secrets(std::string& message, const ProviderConfig& provider) {
+    const auto redact = [&](std::string_view secret) {
+        if (secret.size() < 8) return;  // too short to be a credential; would mangle normal words
+        constexpr std::string_view replacement = "[redacted]";
+        for (auto at = message.find(secret); at != std::string::npos;
+             at = message.find(secret, at + replacement.size())) {
+            message.replace(at, secret.size(), replacement);
+        }
+    };
+    redact(provider.api_key);
+    for (const auto& [name, value] : provider.headers) redact(value);
+}
+
 UpstreamError timeout_error(std::string message, bool retryable) {
     UpstreamError error;
     error.type = "timeout";
@@ -62,9 +77,11 @@ UpstreamError timeout_error(std::string message, bool retryable) {
 
 }  // namespace
 
-// One response: its route, the attempt in flight and its deadlines. Owned by its Handle
-// (shared, because a callback on the stack keeps it alive while the observer may drop the
-// handle); timers and posted tasks hold only weak references.
+// One response: its route, the attempt in flight and its deadlines. Owned by its Handle,
+// shared because every entry point (transfer callback, timer, posted task) holds a reference
+// while it runs, so the observer may drop the handle from inside any callback; and by the
+// engine while a completed response drains its transfer. Timers and posted tasks wait with
+// weak references only.
 class UpstreamEngine::Response final : public TransferSink,
                                        public StreamSink,
                                        public std::enable_shared_from_this<Response> {
@@ -97,10 +114,13 @@ public:
         timer_.cancel();
     }
 
-    // The engine is being destroyed: stop without a word, and never touch it again.
+    // The engine is being destroyed: stop without a word (a drain too), never touch it again.
     void detach() {
-        cancel();
         engine_ = nullptr;
+        phase_ = Phase::done;
+        draining_ = false;
+        transfer_.reset();
+        timer_.cancel();
     }
 
     void pause() {
@@ -158,16 +178,14 @@ public:
             last_body_at_ = Clock::now();
             stream_body(bytes);
         }
-        // In `finishing`, bytes after the end of the stream (the closing chunk) are ignored.
+        // After the end of the stream (draining), the closing bytes are ignored.
     }
 
     void on_complete(error_code ec) override {
         const auto keep_alive = shared_from_this();
+        if (draining_) return end_drain();
         const std::string detail = transfer_ ? printable_error_text(transfer_->error_detail(), 300) : std::string();
         switch (phase_) {
-        case Phase::finishing:
-            transfer_.reset();
-            return deliver_completion();
         case Phase::waiting_head:
             return attempt_failed(transport_error(ec ? ec : make_error_code(CURLE_GOT_NOTHING), detail));
         case Phase::error_body:
@@ -212,7 +230,6 @@ private:
         waiting_head,  // the request is on its way (connecting, sending, waiting)
         error_body,    // a non-2xx head arrived: collecting its body for classify_error
         streaming,     // a 2xx head arrived: SSE -> decoder -> observer
-        finishing,     // the decoder is done; the transfer may still read its closing bytes
         backing_off,   // waiting to retry the same provider
         demo,          // playing the demo script
         done,          // on_done delivered or cancelled: nothing more, ever
@@ -311,19 +328,34 @@ private:
         if (phase_ != Phase::streaming) return;
         if (status == DecodeStatus::error) return attempt_failed(decoder_->error());
         if (status != DecodeStatus::done) return;
-        phase_ = Phase::finishing;
-        if (!transfer_ || !transfer_->running()) {
-            transfer_.reset();
-            return deliver_completion();
-        }
-        // The closing chunk usually came in the same read: curl then completes the transfer
-        // right after this callback and the connection stays reusable. Otherwise the posted
-        // task ends it (and curl closes that HTTP/1.1 connection).
-        asio::post(engine_->io_, [weak = weak_from_this()] {
+        if (transfer_ && transfer_->running()) start_drain();
+        deliver_completion();
+    }
+
+    // The stream said it is complete, but the HTTP body has not ended yet: usually only the
+    // closing chunk is still on its way. Cancelling now would make curl close an HTTP/1.1
+    // connection (a new TCP + TLS handshake for the next response), so the transfer reads
+    // its last bytes after on_done, for at most finish_drain; the engine keeps this object
+    // alive meanwhile, whatever happens to the handle.
+    void start_drain() {
+        draining_ = true;
+        engine_->draining_.emplace(this, shared_from_this());
+        if (transfer_->paused()) transfer_->resume();  // from inside a callback curl defers it
+    }
+
+    void end_drain() {
+        draining_ = false;
+        transfer_.reset();
+        timer_.cancel();
+        if (engine_ != nullptr) engine_->draining_.erase(this);  // may release the last reference
+    }
+
+    void arm_drain_timer() {
+        timer_.expires_after(engine_->options_.finish_drain);
+        timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
+            if (ec == asio::error::operation_aborted) return;
             const auto self = weak.lock();
-            if (!self || self->phase_ != Phase::finishing) return;
-            self->transfer_.reset();
-            self->deliver_completion();
+            if (self && self->draining_) self->end_drain();
         });
     }
 
@@ -357,6 +389,7 @@ private:
     void attempt_failed(UpstreamError error) {
         count_attempt(metrics::StatusCodeCounters::transport_error);
         transfer_.reset();
+        redact_secrets(error.message, provider().config);
         if (content_seen_) return fail(error);  // a retry would repeat what the client already has
 
         const RoutedProvider& failed = provider();
@@ -522,9 +555,11 @@ private:
 
     void deliver(const ResponseResult& result) {
         phase_ = Phase::done;
-        transfer_.reset();
         timer_.cancel();
+        timer_armed_ = false;
+        if (!draining_) transfer_.reset();
         observer_->on_done(result);
+        if (draining_) arm_drain_timer();  // not if the engine went away inside on_done
     }
 
     UpstreamEngine* engine_;  // null once the engine is gone
@@ -552,6 +587,7 @@ private:
     bool first_byte_reported_ = false;  // on_upstream_first_byte was called
     bool attempt_counted_ = false;
     bool attempt_got_body_ = false;
+    bool draining_ = false;  // done, but the transfer still reads its closing bytes
     FinishReason finish_reason_ = FinishReason::none;
 
     std::optional<Transfer> transfer_;
@@ -588,6 +624,7 @@ UpstreamEngine::UpstreamEngine(asio::io_context& io, const Config& config, metri
 UpstreamEngine::~UpstreamEngine() {
     for (Response* response : responses_) response->detach();
     responses_.clear();
+    draining_.clear();  // frees the drained responses whose handles are gone
 }
 
 std::unique_ptr<ResponseHandle> UpstreamEngine::start(std::string_view client_model, ChatRequest request,

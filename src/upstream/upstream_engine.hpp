@@ -50,6 +50,10 @@
 // "upstream_connect_failed", "upstream_tls_error", "upstream_connection_lost",
 // "upstream_malformed", "upstream_error". Messages never contain API keys or header values.
 //
+// A completed response whose HTTP body has not quite ended (the closing chunk still on its
+// way) is reported done at once; its transfer reads the last bytes afterwards (finish_drain)
+// so that an HTTP/1.1 connection stays reusable instead of being closed.
+//
 // Callbacks: never from inside start(), pause() or resume(); none after cancel() or after
 // the handle is destroyed, also when that happens inside a callback. The handle may be
 // destroyed at any time, from anywhere on the shard thread. Responses still running when
@@ -64,6 +68,7 @@
 #include <memory>
 #include <random>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "upstream/curl_multi.hpp"
@@ -90,6 +95,9 @@ struct UpstreamEngineOptions {
     RetryPolicy retry;
     std::size_t max_error_body_bytes = 64 * 1024;  // of a non-2xx reply; the rest is dropped
     std::size_t max_event_bytes = 1 << 20;         // one SSE event; larger fails the stream
+    // After the stream said it is complete, how long the transfer may take to read the
+    // body's last bytes (the closing chunk) so that its HTTP/1.1 connection can be reused.
+    std::chrono::milliseconds finish_drain{2000};
 };
 
 class UpstreamEngine final : public ResponseSource {
@@ -110,8 +118,10 @@ public:
 
     const RouteTable& routes() const { return routes_; }
     CurlMulti& multi() { return multi_; }
-    // Responses started and not yet released by their handles.
+    // Responses started and not yet released (by their handles, or by the drain below).
     std::size_t active_responses() const { return responses_.size(); }
+    // Completed responses whose transfers still read their closing bytes.
+    std::size_t draining_transfers() const { return draining_.size(); }
 
 private:
     class Response;
@@ -125,6 +135,8 @@ private:
     UpstreamEngineOptions options_;
     RouteTable routes_;
     std::unordered_set<Response*> responses_;  // to stop them if the engine goes first
+    // Completed responses still reading their closing bytes, kept alive here (see finish_drain).
+    std::unordered_map<Response*, std::shared_ptr<Response>> draining_;
     std::minstd_rand jitter_random_;
     CurlMulti multi_;                          // last: destroyed first, after the responses let go
 };

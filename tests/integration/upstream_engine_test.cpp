@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
 #include "metrics/shard_metrics.hpp"
@@ -317,6 +318,22 @@ TEST_F(UpstreamEngineTest, ModelComesFromTheRequestThenTheProviderThenTheClient)
     EXPECT_EQ(json::parse(requests[1].body)["model"], "explicit-model");
 }
 
+TEST_F(UpstreamEngineTest, ResponsesInARowReuseOneConnection) {
+    MockUpstream mock;
+    make_engine(config_with({openai_provider(mock, "openai", {.tokens = 20})}));
+    for (int round = 0; round < 5; ++round) {
+        RecordingObserver observer;
+        auto handle = run_response(observer);
+        ASSERT_TRUE(observer.result);
+        EXPECT_EQ(observer.result->outcome, Outcome::completed);
+        handle.reset();  // dropping the handle of a completed response does not cut its connection
+        ASSERT_TRUE(run_until(io, [&] { return engine->draining_transfers() == 0; }));
+    }
+    EXPECT_EQ(mock.accepted_connections(), 1u);
+    EXPECT_EQ(mock.request_count(), 5u);
+    EXPECT_EQ(engine->active_responses(), 0u);
+}
+
 // ---------------------------------------------------------------------------------------
 // Retries and fallback
 
@@ -467,6 +484,60 @@ TEST_F(UpstreamEngineTest, RefusedConnectionIsRetriedThenFailsAsAConnectError) {
     EXPECT_NE(observer.result->error_message.find("unreachable"), std::string::npos) << observer.result->error_message;
     EXPECT_EQ(metrics->upstream_retries.value(), 2u);
     EXPECT_EQ(count_of(provider_metrics(0).requests, 0), 3u);
+}
+
+// A one-request HTTP server that answers 401 quoting the Authorization header it got, the
+// way some servers and proxies echo what they received.
+class KeyEchoingServer {
+public:
+    KeyEchoingServer() : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+        thread_ = std::thread([this] { serve_one(); });
+    }
+    ~KeyEchoingServer() { thread_.join(); }
+    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/v1"; }
+
+private:
+    void serve_one() {
+        error_code ec;
+        tcp::socket socket(io_);
+        acceptor_.accept(socket, ec);
+        if (ec) return;
+        std::string request;
+        char buffer[4096];
+        while (request.find("\r\n\r\n") == std::string::npos) {
+            const std::size_t got = socket.read_some(asio::buffer(buffer), ec);
+            if (ec) return;
+            request.append(buffer, got);
+        }
+        std::string key;
+        if (const auto at = request.find("Bearer "); at != std::string::npos) {
+            key = request.substr(at + 7, request.find("\r\n", at) - at - 7);
+        }
+        const std::string body =
+            json{{"error", {{"message", "Incorrect API key provided: " + key}, {"type", "invalid_request_error"}}}}.dump();
+        const std::string reply = "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: " +
+                                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        asio::write(socket, asio::buffer(reply), ec);
+    }
+
+    asio::io_context io_;
+    tcp::acceptor acceptor_;
+    std::thread thread_;
+};
+
+TEST_F(UpstreamEngineTest, AKeyQuotedInAProvidersErrorIsRedacted) {
+    KeyEchoingServer server;
+    MockUpstream unused;
+    ProviderConfig provider = openai_provider(unused, "echoing");
+    provider.base_url = server.base_url();
+    make_engine(config_with({provider}));
+    RecordingObserver observer;
+
+    run_response(observer);
+
+    ASSERT_TRUE(observer.result);
+    EXPECT_EQ(observer.result->outcome, Outcome::failed);
+    EXPECT_EQ(observer.result->error_message, "Incorrect API key provided: [redacted]");
 }
 
 // ---------------------------------------------------------------------------------------
