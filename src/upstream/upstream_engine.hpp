@@ -48,7 +48,9 @@
 // Errors seen by the observer: error_type/error_code from the provider when it gave them
 // ("rate_limit_error", "overloaded_error", ...), else the gateway's: "upstream_timeout",
 // "upstream_connect_failed", "upstream_tls_error", "upstream_connection_lost",
-// "upstream_malformed", "upstream_error". Messages never contain API keys or header values.
+// "upstream_malformed", "upstream_error". The gateway's messages never quote a request
+// header; a provider's error text that quotes the provider's API key or a configured header
+// value (8+ characters) gets it replaced by "[redacted]".
 //
 // A completed response whose HTTP body has not quite ended (the closing chunk still on its
 // way) is reported done at once; its transfer reads the last bytes afterwards (finish_drain)
@@ -57,7 +59,8 @@
 // Callbacks: never from inside start(), pause() or resume(); none after cancel() or after
 // the handle is destroyed, also when that happens inside a callback. The handle may be
 // destroyed at any time, from anywhere on the shard thread. Responses still running when
-// the engine is destroyed are stopped silently (their handles become inert).
+// the engine is destroyed are stopped silently (their handles become inert). A cancel is
+// silent, so Outcome::cancelled never reaches on_done.
 //
 // Metrics (when given): per attempt providers[i].requests{code} (0 = no HTTP status:
 // transport failure or timeout before the head); first_byte_seconds per attempt whose
