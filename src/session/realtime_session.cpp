@@ -1,6 +1,7 @@
 #include "session/realtime_session.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -254,9 +255,10 @@ bool RealtimeSession::admit_event(std::string_view message) {
         if (auto* event = std::get_if<protocol::ClientEvent>(&decoded)) event_id = event->event_id;
         else event_id = std::get<ProtocolError>(decoded).event_id;
     }
-    const auto limit = context_.limits.max_events_per_second;
-    reject(event_id, codes::rate_limit_exceeded,
-           "more than " + std::to_string(limit) + " events per second; event dropped");
+    // %g: "more than 5 events per second", not std::to_string's "5.000000".
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%g", context_.limits.max_events_per_second);
+    reject(event_id, codes::rate_limit_exceeded, std::string("more than ") + limit + " events per second; event dropped");
     if (verdict == Verdict::close) close(close_code_policy, "rate limit exceeded");
     return false;
 }
