@@ -1,5 +1,6 @@
 #include "upstream/providers/anthropic.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +31,7 @@ public:
     }
 
     json to_json() && {
+        drop_leading_non_user_turns();
         json messages = json::array();
         for (auto& [role, blocks] : turns_) {
             // A turn of one text block reads best (and is smallest) as a plain string.
@@ -41,6 +43,24 @@ public:
     }
 
 private:
+    // The Messages API requires the first message to be a user turn, but a history trimmed
+    // to sessions.max_history_chars may start with the assistant. Leading assistant turns
+    // go, and so do tool results at the start, whose tool_use went with them (the API
+    // refuses a tool_result without its call).
+    void drop_leading_non_user_turns() {
+        std::size_t first = 0;
+        while (first < turns_.size()) {
+            auto& [role, blocks] = turns_[first];
+            if (role == "user") {
+                auto is_tool_result = [](const json& block) { return string_at(block, "type") == "tool_result"; };
+                blocks.erase(std::remove_if(blocks.begin(), blocks.end(), is_tool_result), blocks.end());
+                if (!blocks.empty()) break;
+            }
+            ++first;
+        }
+        turns_.erase(turns_.begin(), turns_.begin() + static_cast<std::ptrdiff_t>(first));
+    }
+
     std::vector<std::pair<std::string, json>> turns_;
 };
 
