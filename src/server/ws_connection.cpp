@@ -21,6 +21,10 @@ bool is_normal_ending(error_code ec) {
            ec == asio::error::broken_pipe;
 }
 
+// The send queue may exceed limits.send_queue_bytes by this factor before the client is
+// dropped; see send_text.
+constexpr std::size_t hard_limit_factor = 8;
+
 // How long a peer gets to answer our close frame before the socket is cut.
 constexpr auto close_grace = std::chrono::seconds(5);
 
@@ -162,9 +166,11 @@ void WsConnection<NextLayer>::send_text(std::shared_ptr<const std::string> frame
     const auto limit = shard_.gateway().config.limits.send_queue_bytes;
     queued_bytes_ += frame->size();
     send_queue_.push_back(std::move(frame));
-    if (queued_bytes_ > 2 * limit) {
-        // The producer was told to slow down at the high-water mark and the client
-        // still does not read: give up on this client rather than grow without bound.
+    if (queued_bytes_ > hard_limit_factor * limit) {
+        // Past the high-water mark the producer is paused, so only the session's own bursts
+        // land here (the closing events of a response repeat its text several times, and a
+        // client that reads promptly must still get them). A queue this far past the mark
+        // means a client that does not read: give up on it rather than grow without bound.
         spdlog::warn("websocket client not reading: {} bytes queued, closing with 1008", queued_bytes_);
         send_queue_.erase(send_queue_.begin() + static_cast<std::ptrdiff_t>(send_head_) + (writing_ ? 1 : 0),
                           send_queue_.end());

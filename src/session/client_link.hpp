@@ -15,7 +15,8 @@ public:
     virtual ~ClientLink() = default;
     // Queue one text frame. The queue is bounded by limits.send_queue_bytes: past the
     // high-water mark the session is told to slow its producer (on_send_queue_high);
-    // a client that stays over twice the limit is closed with 1008, never silently dropped.
+    // a client whose queue passes eight times the limit is closed with 1008 (the session
+    // itself may burst past the mark when a response ends); never silently dropped.
     virtual void send_text(std::shared_ptr<const std::string> frame) = 0;
     virtual void close(std::uint16_t code, std::string_view reason) = 0;
     virtual std::size_t queued_bytes() const = 0;
