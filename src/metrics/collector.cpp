@@ -131,7 +131,7 @@ std::vector<MetricFamily> Collector::collect() const {
     add_histogram(out, shards_, "voxgate_response_duration_seconds", "Client response.create to response.done.",
                   [](const ShardMetrics& s) -> const Histogram& { return s.response_duration_seconds; });
     add_histogram(out, shards_, "voxgate_gateway_overhead_seconds",
-                  "First-token latency minus upstream first-byte latency, per response.",
+                  "From the upstream bytes carrying the first token reaching voxgate to that delta written, per response.",
                   [](const ShardMetrics& s) -> const Histogram& { return s.gateway_overhead_seconds; });
     add_sum(out, shards_, "voxgate_tokens_streamed_total", "Text deltas written to clients.", MetricType::Counter,
             [](const ShardMetrics& s) { return s.tokens_streamed.value(); });

@@ -45,8 +45,8 @@ public:
         stream.set_usage({usage.input_tokens, usage.output_tokens, usage.total_tokens});
     }
     void on_finish(upstream::FinishReason reason) override { finish_reason = reason; }
-    void on_upstream_first_byte(std::string_view) override {
-        if (first_byte_at == Clock::time_point{}) first_byte_at = session_.context_.now();
+    void on_first_content(Clock::time_point arrived_at) override {
+        if (first_content_at == Clock::time_point{}) first_content_at = arrived_at;
     }
     void on_done(const upstream::ResponseResult& result) override {
         if (!done) session_.on_response_done(*this, result);
@@ -68,7 +68,7 @@ public:
     bool done = false;
     upstream::FinishReason finish_reason = upstream::FinishReason::none;
     Clock::time_point started_at{};
-    Clock::time_point first_byte_at{};
+    Clock::time_point first_content_at{};  // upstream bytes with the first delta arrived
     Clock::time_point first_delta_at{};
 };
 
@@ -543,8 +543,9 @@ void RealtimeSession::on_first_delta(ActiveResponse& response) {
     response.first_delta_at = context_.now();
     if (auto* metrics = context_.metrics) {
         metrics->response_first_token_seconds.observe(seconds_between(response.started_at, response.first_delta_at));
-        if (response.first_byte_at != Clock::time_point{})
-            metrics->gateway_overhead_seconds.observe(seconds_between(response.first_byte_at, response.first_delta_at));
+        if (response.first_content_at != Clock::time_point{})
+            metrics->gateway_overhead_seconds.observe(
+                seconds_between(response.first_content_at, response.first_delta_at));
     }
 }
 

@@ -3,6 +3,7 @@
 // ResponseSource for one streamed model response and observes it. The engine behind
 // it handles providers, routes, retries, fallback, timeouts and the demo provider.
 // Everything here runs on the calling session's shard thread.
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,11 @@ class ResponseObserver : public StreamSink {
 public:
     // First byte of the provider's 2xx response body (for gateway-overhead metrics).
     virtual void on_upstream_first_byte(std::string_view provider) { (void)provider; }
+    // Called right before the first text or tool-call delta; `arrived_at` is when the
+    // upstream bytes that carry it reached voxgate. The gateway-overhead metric runs from
+    // here to the first delta written: first byte would also count the model's own wait
+    // behind the preamble every provider sends first (role chunk, message_start).
+    virtual void on_first_content(std::chrono::steady_clock::time_point arrived_at) { (void)arrived_at; }
     virtual void on_done(const ResponseResult& result) = 0;
 };
 

@@ -202,14 +202,14 @@ public:
     // StreamSink: the decoder's output, forwarded to the observer while the response runs ---
 
     void on_text_delta(std::string_view text) override {
-        if (phase_ != Phase::streaming) return;
+        if (phase_ != Phase::streaming || !report_first_content(Phase::streaming)) return;
         content_seen_ = true;
         observer_->on_text_delta(text);
     }
 
     void on_tool_call_delta(int index, std::string_view call_id, std::string_view name,
                             std::string_view arguments_fragment) override {
-        if (phase_ != Phase::streaming) return;
+        if (phase_ != Phase::streaming || !report_first_content(Phase::streaming)) return;
         content_seen_ = true;
         observer_->on_tool_call_delta(index, call_id, name, arguments_fragment);
     }
@@ -294,7 +294,17 @@ private:
         arm_timer();
     }
 
+    // Tells the observer once when the first content is about to be delivered; false if it
+    // cancelled the response from inside that call.
+    bool report_first_content(Phase expected) {
+        if (first_content_reported_) return true;
+        first_content_reported_ = true;
+        observer_->on_first_content(body_arrived_at_);
+        return phase_ == expected;
+    }
+
     void stream_body(std::string_view bytes) {
+        body_arrived_at_ = Clock::now();
         if (!attempt_got_body_) {
             attempt_got_body_ = true;
             if (auto* metrics = provider_metrics()) {
@@ -520,6 +530,8 @@ private:
                 observer_->on_upstream_first_byte(provider().name());
                 if (phase_ != Phase::demo) return;
             }
+            body_arrived_at_ = now;
+            if (!report_first_content(Phase::demo)) return;
             content_seen_ = true;
             observer_->on_text_delta(*token);
             if (phase_ != Phase::demo) return;
@@ -585,6 +597,8 @@ private:
     bool paused_ = false;
     bool content_seen_ = false;         // a text or tool-call delta reached the observer
     bool first_byte_reported_ = false;  // on_upstream_first_byte was called
+    bool first_content_reported_ = false;  // on_first_content was called
+    Clock::time_point body_arrived_at_{};  // when the body bytes being decoded arrived
     bool attempt_counted_ = false;
     bool attempt_got_body_ = false;
     bool draining_ = false;  // done, but the transfer still reads its closing bytes

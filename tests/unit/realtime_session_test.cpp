@@ -471,6 +471,7 @@ TEST_F(RealtimeSessionTest, TextResponseStreamsEveryEventInOrder) {
 
     // Each delta goes out the moment it arrives.
     source.last().on_upstream_first_byte("mock");
+    source.last().on_first_content(std::chrono::steady_clock::now());
     source.last().on_text_delta("Hel");
     events = client->link.take();
     ASSERT_EQ(types(events), (std::vector<std::string>{"response.output_item.added", "conversation.item.added",
