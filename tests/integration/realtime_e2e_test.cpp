@@ -1286,14 +1286,11 @@ TEST(RealtimeE2E, SlowReaderGetsEveryTokenInOrderWithoutBeingDisconnected) {
     EXPECT_EQ(response.status(), "completed") << response.done.dump().substr(0, 500);
 }
 
-// KNOWN BUG (reported; left failing on purpose until fixed): the events that close a
-// response each repeat the whole text (response.output_text.done, response.content_part.done,
-// response.output_item.done, conversation.item.done, response.done) and are queued in one
-// go. When they add up to more than 2 x limits.send_queue_bytes, WsConnection::send_text
-// closes the connection with 1008 "send queue overflow", however promptly the client reads:
-// the client never gets response.done. With the default 1 MiB queue that is any response
-// of more than about 400 KB of text. Scaled down here: a 64 KiB queue and about 28 KB of
-// text (5 copies, about 140 KB, over the 128 KiB hard limit).
+// Regression: the events that close a response each repeat the whole text
+// (response.output_text.done, response.content_part.done, response.output_item.done,
+// conversation.item.done, response.done) and are queued in one go. They once added up to
+// more than the send queue's hard limit and the connection was closed with 1008 although
+// the client read promptly. Scaled down: a 64 KiB queue and about 28 KB of text.
 TEST(RealtimeE2E, LongResponseEndsWithResponseDoneForAClientThatReadsPromptly) {
     MockUpstream mock;
     Config config = gateway_config(mock);
@@ -1380,11 +1377,9 @@ TEST(RealtimeE2E, ItemInsertedAtTheRootAndResponseOverridesReachTheProvider) {
     EXPECT_EQ(openai_messages(body), expected);
 }
 
-// KNOWN BUG (reported; left failing on purpose until fixed): when the history is trimmed to
-// sessions.max_history_chars, the oldest items go first, so the kept history can begin
-// with an assistant message. The Anthropic Messages API refuses that with HTTP 400
-// "messages: first message must use the \"user\" role", so every turn of a long Anthropic
-// conversation fails once trimming starts. The OpenAI format accepts it.
+// Regression: a history trimmed to sessions.max_history_chars can begin with an assistant
+// message, which the Anthropic Messages API refuses ("first message must use the user
+// role"); the Anthropic codec drops leading assistant turns (and orphaned tool results).
 TEST(RealtimeE2E, AnthropicRequestStartsWithAUserTurnAfterHistoryTrimming) {
     MockUpstream mock;
     Config config = gateway_config(mock, "anthropic");

@@ -88,6 +88,7 @@ TEST(ServerWebSocket, PongsKeepAReadingClientAlive) {
     config.limits.idle_timeout = std::chrono::seconds(2);
     TestGateway gateway(config);
     auto client = WsClient::connect(gateway.port(), {.read_timeout = std::chrono::milliseconds(4500)});
+    ASSERT_EQ(client->read_json()["type"], "session.created");
     // A blocking read answers pings; the only way out of it is our own read timeout.
     EXPECT_FALSE(client->read().has_value());
     EXPECT_GE(client->pings_received(), 2);
