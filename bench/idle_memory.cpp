@@ -19,11 +19,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench_stats.hpp"
 #include "support/test_gateway.hpp"
 #include "support/ws_client.hpp"
 
 using namespace voxgate;
 using namespace std::chrono_literals;
+using voxgate::bench::quantile;
 
 namespace {
 
@@ -32,12 +34,6 @@ long rss_kib(int pid) {
     for (std::string line; std::getline(status, line);)
         if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
     return -1;
-}
-
-double percentile(std::vector<double> values, double p) {
-    std::sort(values.begin(), values.end());
-    auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
-    return values[std::min(index, values.size() - 1)];
 }
 
 // Waits until the gateway's RSS stops moving (allocator settling after a burst).
@@ -82,7 +78,7 @@ int main(int argc, char** argv) {
         gateway.wait(20s);
     }
     std::printf("cold start (exec -> first /healthz 200): median %.2f ms, p90 %.2f ms, min %.2f ms over %zu runs\n",
-                percentile(cold_start_ms, 0.5), percentile(cold_start_ms, 0.9), percentile(cold_start_ms, 0.0),
+                quantile(cold_start_ms, 0.5), quantile(cold_start_ms, 0.9), quantile(cold_start_ms, 0.0),
                 cold_start_ms.size());
 
     std::vector<double> rss_idle_kib, rss_loaded_kib, per_connection_bytes;
@@ -116,10 +112,10 @@ int main(int argc, char** argv) {
         gateway.signal(SIGTERM);
         gateway.wait(30s);
     }
-    std::printf("RSS, 0 connections: median %.0f KiB\n", percentile(rss_idle_kib, 0.5));
-    std::printf("RSS, %d idle connections: median %.0f KiB\n", connections, percentile(rss_loaded_kib, 0.5));
+    std::printf("RSS, 0 connections: median %.0f KiB\n", quantile(rss_idle_kib, 0.5));
+    std::printf("RSS, %d idle connections: median %.0f KiB\n", connections, quantile(rss_loaded_kib, 0.5));
     std::printf("per idle connection: median %.0f B (min %.0f, max %.0f) over %d runs\n",
-                percentile(per_connection_bytes, 0.5), percentile(per_connection_bytes, 0.0),
-                percentile(per_connection_bytes, 1.0), runs);
+                quantile(per_connection_bytes, 0.5), quantile(per_connection_bytes, 0.0),
+                quantile(per_connection_bytes, 1.0), runs);
     return 0;
 }

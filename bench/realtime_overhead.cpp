@@ -47,6 +47,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_stats.hpp"
 #include "support/mock_upstream.hpp"
 #include "support/test_gateway.hpp"
 #include "support/ws_client.hpp"
@@ -217,14 +218,7 @@ double bucket_quantile(const std::vector<Bucket>& buckets, double q) {
     return lower;
 }
 
-double sample_quantile(std::vector<double> values, double q) {
-    if (values.empty()) return 0;
-    std::sort(values.begin(), values.end());
-    const auto index = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
-    return values[std::min(index, values.size() - 1)];
-}
-
-double median(std::vector<double> values) { return sample_quantile(std::move(values), 0.5); }
+using voxgate::bench::median;
 
 struct RunResult {
     double overhead_ms[3]{};     // gateway_overhead_seconds p50 p90 p99, ms
@@ -270,7 +264,7 @@ RunResult run_once(const Settings& settings) {
     for (int i = 0; i < 3; ++i) {
         run.overhead_ms[i] = 1000 * bucket_quantile(overhead, quantiles[i]);
         run.first_token_ms[i] = 1000 * bucket_quantile(first_token, quantiles[i]);
-        run.client_extra_ms[i] = sample_quantile(extra, quantiles[i]);
+        run.client_extra_ms[i] = voxgate::bench::quantile(extra, quantiles[i]);
     }
     return run;
 }

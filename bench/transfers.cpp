@@ -17,6 +17,7 @@
 
 #include "support/mock_upstream.hpp"
 #include "upstream/curl_multi.hpp"
+#include "bench_stats.hpp"
 #include "upstream/transfer.hpp"
 
 namespace {
@@ -123,11 +124,7 @@ private:
     std::vector<std::unique_ptr<Slot>> slots_;
 };
 
-double percentile(std::vector<double> values, double p) {
-    std::sort(values.begin(), values.end());
-    const auto rank = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
-    return values[std::min(rank, values.size() - 1)];
-}
+using voxgate::bench::quantile;
 
 }  // namespace
 
@@ -172,10 +169,10 @@ int main(int argc, char** argv) {
                     round_index + 1, round.completed(), seconds, transfers_per_second.back(),
                     tokens_per_second.back(), round.failed());
     }
-    std::printf("transfers/s: median %.0f  p10 %.0f  p90 %.0f\n", percentile(transfers_per_second, 0.5),
-                percentile(transfers_per_second, 0.1), percentile(transfers_per_second, 0.9));
-    std::printf("tokens/s:    median %.0f  p10 %.0f  p90 %.0f\n", percentile(tokens_per_second, 0.5),
-                percentile(tokens_per_second, 0.1), percentile(tokens_per_second, 0.9));
+    std::printf("transfers/s: median %.0f  p10 %.0f  p90 %.0f\n", quantile(transfers_per_second, 0.5),
+                quantile(transfers_per_second, 0.1), quantile(transfers_per_second, 0.9));
+    std::printf("tokens/s:    median %.0f  p10 %.0f  p90 %.0f\n", quantile(tokens_per_second, 0.5),
+                quantile(tokens_per_second, 0.1), quantile(tokens_per_second, 0.9));
     std::printf("mock: %zu connections accepted, %zu requests\n", mock.accepted_connections(),
                 mock.request_count());
     return failures == 0 ? 0 : 1;

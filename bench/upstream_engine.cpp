@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_stats.hpp"
 #include "metrics/shard_metrics.hpp"
 #include "support/mock_upstream.hpp"
 #include "upstream/providers/demo_script.hpp"
@@ -127,10 +128,7 @@ private:
     std::vector<std::unique_ptr<Slot>> slots_;
 };
 
-double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    return values[values.size() / 2];
-}
+using voxgate::bench::median;
 
 // Runs `rounds` rounds and prints responses/s and tokens/s per round and their medians.
 int measure(const char* label, UpstreamEngine& engine, asio::io_context& io, const Settings& settings,
