@@ -51,6 +51,19 @@ struct UpstreamError {
 
 enum class DecodeStatus : std::uint8_t { more, done, error };
 
+// Fills `error` for a failure reported inside a 2xx stream; returns DecodeStatus::error.
+// transient: the failure may pass (overload, dropped connection), so a new attempt could
+// succeed; the engine still retries only while no content was streamed.
+inline DecodeStatus stream_failure(UpstreamError& error, bool saw_content, std::string type, std::string code,
+                                   std::string message, bool transient) {
+    error.http_status = 0;
+    error.retryable = transient && !saw_content;
+    error.type = std::move(type);
+    error.code = std::move(code);
+    error.message = std::move(message);
+    return DecodeStatus::error;
+}
+
 // Decoders pass tool-call indices in [0, kMaxToolCalls) to the sink, so a consumer may
 // index a table by them; a stream that names another index is malformed.
 inline constexpr int kMaxToolCalls = 128;

@@ -236,17 +236,9 @@ private:
         return fail("api_error", "upstream_malformed", std::move(message), /*transient=*/false);
     }
 
-    // transient: the failure may pass (overload, dropped connection), so a new attempt
-    // could succeed; the engine still retries only while nothing was streamed.
+    // transient: a passing condition such as overloaded_error (HTTP 529); the caller decides.
     DecodeStatus fail(std::string type, std::string code, std::string message, bool transient) {
-        error_.http_status = 0;
-        // The caller decides about retrying; we only say whether the type is a passing
-        // condition (overloaded_error = HTTP 529) and nothing was streamed yet.
-        error_.retryable = transient && !saw_content_;
-        error_.type = std::move(type);
-        error_.code = std::move(code);
-        error_.message = std::move(message);
-        return DecodeStatus::error;
+        return stream_failure(error_, saw_content_, std::move(type), std::move(code), std::move(message), transient);
     }
 
     std::int64_t input_tokens_ = 0;

@@ -188,15 +188,8 @@ private:
         return fail("server_error", "upstream_malformed", std::move(message), /*transient=*/false);
     }
 
-    // transient: the failure may pass (overload, dropped connection), so a new attempt
-    // could succeed; the engine still retries only while nothing was streamed.
     DecodeStatus fail(std::string type, std::string code, std::string message, bool transient) {
-        error_.http_status = 0;
-        error_.retryable = transient && !saw_content_;
-        error_.type = std::move(type);
-        error_.code = std::move(code);
-        error_.message = std::move(message);
-        return DecodeStatus::error;
+        return stream_failure(error_, saw_content_, std::move(type), std::move(code), std::move(message), transient);
     }
 
     FinishReason finish_reason_ = FinishReason::none;
