@@ -1,7 +1,6 @@
 #include "server/http_routes.hpp"
 
-#include <nlohmann/json.hpp>
-
+#include "protocol/json_text.hpp"
 #include "server/gateway_context.hpp"
 #include "server/shard.hpp"
 
@@ -24,8 +23,10 @@ HttpResponse error_response(http::status status, std::string_view type, std::str
     response.set(http::field::server, "voxgate");
     response.set(http::field::content_type, "application/json");
     response.keep_alive(keep_alive);
-    nlohmann::json body = {{"error", {{"type", type}, {"message", message}}}};
-    response.body() = body.dump();
+    // The message may echo request bytes (the path): to_text replaces invalid UTF-8
+    // instead of throwing, so no request target can turn a 404 into a crash.
+    protocol::OrderedJson body = {{"error", {{"type", type}, {"message", message}}}};
+    response.body() = protocol::to_text(body);
     response.body().push_back('\n');
     response.prepare_payload();
     return response;
