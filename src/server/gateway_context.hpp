@@ -13,6 +13,7 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "auth/client_key.hpp"
 #include "metrics/collector.hpp"
 #include "session/client_link.hpp"
 #include "session/session_registry.hpp"
@@ -25,9 +26,17 @@ class Shard;
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
+// What the HTTP layer learned about an accepted /v1/realtime upgrade; handed to the
+// protocol handler of the new connection, then freed (an idle connection keeps none of it).
+struct UpgradeInfo {
+    QueryParams query;                           // decoded ?name=value pairs of the target
+    asio::ip::address peer_address;              // the client's IP as seen by the socket
+    std::shared_ptr<const auth::ClientKey> key;  // the authenticated key; null when auth.mode is none
+};
+
 // Creates the protocol handler of a new WebSocket connection on `shard`.
 using ClientHandlerFactory = std::function<std::shared_ptr<session::ClientHandler>(
-    session::ClientLink& link, Shard& shard, const QueryParams& query)>;
+    session::ClientLink& link, Shard& shard, const UpgradeInfo& upgrade)>;
 
 struct GatewayContext {
     Config config;

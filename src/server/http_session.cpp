@@ -108,11 +108,14 @@ void HttpSession<Stream>::upgrade(HttpRequest request) {
         return refuse("connection limit reached");
     shard_.metrics().http_request(metrics::HttpPath::realtime, 101);
     IdleTracked::unlink();  // from here the WebSocket connection is tracked instead
-    auto query = target_path(request.target()).size() < request.target().size()
-                     ? parse_query(request.target().substr(target_path(request.target()).size() + 1))
-                     : QueryParams{};
+    UpgradeInfo info;
+    if (target_path(request.target()).size() < request.target().size())
+        info.query = parse_query(request.target().substr(target_path(request.target()).size() + 1));
+    error_code ec;
+    auto peer = beast::get_lowest_layer(stream_).remote_endpoint(ec);
+    if (!ec) info.peer_address = peer.address();
     auto connection = std::make_shared<WsConnection<Stream>>(std::move(stream_), shard_);
-    connection->run(std::move(request), std::move(query));
+    connection->run(std::move(request), std::move(info));
 }
 
 template <class Stream>

@@ -43,10 +43,11 @@ void wire_gateway(Runtime& runtime) {
         first.io_context(), gateway.registry, gateway.config.sessions.resume_ttl));
 
     gateway.make_handler = [](session::ClientLink& link, Shard& shard,
-                              const QueryParams& query) -> std::shared_ptr<session::ClientHandler> {
+                              const UpgradeInfo& upgrade) -> std::shared_ptr<session::ClientHandler> {
         return std::make_shared<session::RealtimeSession>(
             link, *shard.realtime_context(),
-            session::SessionParams{query_value(query, "model"), query_value(query, "session_id")});
+            session::SessionParams{query_value(upgrade.query, "model"), query_value(upgrade.query, "session_id"),
+                                   upgrade.key, upgrade.peer_address});
     };
 }
 

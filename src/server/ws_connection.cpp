@@ -53,7 +53,7 @@ WsConnection<NextLayer>::~WsConnection() {
 }
 
 template <class NextLayer>
-void WsConnection<NextLayer>::run(HttpRequest upgrade, QueryParams query) {
+void WsConnection<NextLayer>::run(HttpRequest upgrade, UpgradeInfo info) {
     const auto& config = shard_.gateway().config;
     // Timeouts are the shard sweeper's job (no per-connection timer).
     websocket::stream_base::timeout no_timeouts{};
@@ -82,13 +82,13 @@ void WsConnection<NextLayer>::run(HttpRequest upgrade, QueryParams query) {
     auto request = std::make_unique<HttpRequest>(std::move(upgrade));
     auto& request_ref = *request;
     ws_.async_accept(request_ref, [self = this->shared_from_this(), request = std::move(request),
-                                   query = std::make_shared<QueryParams>(std::move(query))](error_code ec) mutable {
-        self->on_accept(std::move(request), std::move(query), ec);
+                                   info = std::make_unique<UpgradeInfo>(std::move(info))](error_code ec) mutable {
+        self->on_accept(std::move(request), std::move(info), ec);
     });
 }
 
 template <class NextLayer>
-void WsConnection<NextLayer>::on_accept(std::unique_ptr<HttpRequest> upgrade, std::shared_ptr<QueryParams> query,
+void WsConnection<NextLayer>::on_accept(std::unique_ptr<HttpRequest> upgrade, std::unique_ptr<UpgradeInfo> info,
                                         error_code ec) {
     upgrade.reset();
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type&) {}));
@@ -103,8 +103,8 @@ void WsConnection<NextLayer>::on_accept(std::unique_ptr<HttpRequest> upgrade, st
     shard_.metrics().connections_total.inc();
     shard_.metrics().connections_active.add();
     touch();
-    if (gateway.make_handler) handler_ = gateway.make_handler(*this, shard_, *query);
-    query.reset();
+    if (gateway.make_handler) handler_ = gateway.make_handler(*this, shard_, *info);
+    info.reset();
     read_next_message();
     if (handler_) handler_->on_open();
 }

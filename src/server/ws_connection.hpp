@@ -31,8 +31,9 @@ public:
     WsConnection(NextLayer&& stream, Shard& shard);
     ~WsConnection() override;
 
-    // Completes the handshake for `upgrade` (already routed to /v1/realtime).
-    void run(HttpRequest upgrade, QueryParams query);
+    // Completes the handshake for `upgrade` (already routed to /v1/realtime and admitted);
+    // `info` goes to the protocol handler once the connection is open.
+    void run(HttpRequest upgrade, UpgradeInfo info);
 
     // session::ClientLink
     void send_text(std::shared_ptr<const std::string> frame) override;
@@ -44,7 +45,7 @@ public:
     void on_shutdown() override;
 
 private:
-    void on_accept(std::unique_ptr<HttpRequest> upgrade, std::shared_ptr<QueryParams> query, error_code ec);
+    void on_accept(std::unique_ptr<HttpRequest> upgrade, std::unique_ptr<UpgradeInfo> info, error_code ec);
     void read_next_message();
     void on_first_byte(error_code ec, std::size_t bytes);
     void on_message_rest(error_code ec, std::size_t bytes);

@@ -103,6 +103,8 @@ RealtimeSession::RealtimeSession(ClientLink& link, const RealtimeContext& contex
     : link_(link),
       context_(context),
       params_(std::move(params)),
+      key_(std::move(params_.key)),
+      peer_address_(params_.peer_address),
       rate_limiter_(context.limits.max_events_per_second) {}
 
 RealtimeSession::~RealtimeSession() { shut_down(); }

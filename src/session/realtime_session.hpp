@@ -7,7 +7,7 @@
 // Created by the server for each /v1/realtime upgrade:
 //
 //     auto handler = std::make_shared<session::RealtimeSession>(
-//         link, shard_context, session::SessionParams{query["model"], query["session_id"]});
+//         link, shard_context, session::SessionParams{query["model"], query["session_id"], key, peer});
 //
 // where shard_context is one RealtimeContext per shard that outlives its sessions.
 // Create it with make_shared: finished responses are freed from a task posted to the
@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/client_key.hpp"
 #include "protocol/client_events.hpp"
 #include "protocol/event_rate_limiter.hpp"
 #include "protocol/response_stream.hpp"
@@ -59,10 +60,12 @@ struct RealtimeContext {
     Clock::time_point (*now)() = &Clock::now;  // rate limit and resume TTL; tests replace it
 };
 
-// From the upgrade URL's query.
+// From the accepted upgrade: the URL's query, who the client is and where it connects from.
 struct SessionParams {
     std::string model;       // ?model=; "" = sessions.default_model (on resume: keep the session's)
     std::string session_id;  // ?session_id=; "" = start a new session
+    std::shared_ptr<const auth::ClientKey> key = nullptr;  // the authenticated key; null: auth.mode none
+    asio::ip::address peer_address = {};                   // the client's IP
 };
 
 inline constexpr std::uint16_t close_code_policy = 1008;
@@ -87,6 +90,9 @@ public:
 
     // "sess_..." once the conversation is ready; "" before.
     const std::string& session_id() const { return session_id_; }
+    // The key the client authenticated with (null: auth.mode none) and its address.
+    const std::shared_ptr<const auth::ClientKey>& key() const { return key_; }
+    const asio::ip::address& peer_address() const { return peer_address_; }
 
     // Items kept per conversation: at most this many, and at most
     // stored_history_factor * sessions.max_history_chars characters (the oldest go first,
@@ -139,7 +145,10 @@ private:
 
     ClientLink& link_;
     const RealtimeContext& context_;
-    SessionParams params_;
+    SessionParams params_;  // model and session_id are used up once the conversation is ready
+    // Who this session belongs to, for its whole life (params_ is cleared when ready).
+    const std::shared_ptr<const auth::ClientKey> key_;
+    const asio::ip::address peer_address_;
     State state_ = State::created;
     bool link_closed_ = false;     // on_closed came: nothing may be sent any more
     bool resumed_ = false;
