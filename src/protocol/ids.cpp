@@ -1,30 +1,17 @@
 #include "protocol/ids.hpp"
 
-#include <atomic>
-#include <cstdint>
+#include "protocol/random_bytes.hpp"
 
 namespace voxgate::protocol {
 namespace {
 
-// 5 hex digits of thread number (a million threads), 15 of per-thread counter.
-void append_unique_suffix(std::string& out) {
-    static std::atomic<std::uint32_t> next_thread_number{0};
-    thread_local const std::uint64_t thread_number = next_thread_number.fetch_add(1, std::memory_order_relaxed);
-    thread_local std::uint64_t counter = 0;
-    static constexpr char hex[] = "0123456789abcdef";
-    char digits[20];
-    std::uint64_t high = thread_number & 0xFFFFF;
-    std::uint64_t low = ++counter & 0xFFFFFFFFFFFFFFFull;
-    for (int i = 19; i >= 5; --i, low >>= 4) digits[i] = hex[low & 0xF];
-    for (int i = 4; i >= 0; --i, high >>= 4) digits[i] = hex[high & 0xF];
-    out.append(digits, sizeof digits);
-}
+constexpr std::size_t random_id_bytes = 10;  // 20 hex digits, 80 random bits
 
 std::string make_id(std::string_view prefix) {
     std::string id;
-    id.reserve(prefix.size() + 20);
+    id.reserve(prefix.size() + 2 * random_id_bytes);
     id.append(prefix);
-    append_unique_suffix(id);
+    append_random_hex(id, random_id_bytes);
     return id;
 }
 
@@ -37,7 +24,7 @@ std::string new_call_id() { return make_id("call_"); }
 
 void append_event_id(std::string& out) {
     out.append("event_");
-    append_unique_suffix(out);
+    append_random_hex(out, random_id_bytes);
 }
 
 }  // namespace voxgate::protocol

@@ -1,7 +1,9 @@
 #pragma once
-// Server-generated ids: "event_", "item_", "resp_", "call_" followed by 20 hex digits,
-// unique within the process. Each thread draws from its own counter (no shared cache
-// line on the per-token path); a process-wide thread number keeps threads apart.
+// Server-generated ids: "event_", "item_", "resp_", "call_" followed by 20 hex digits of
+// CSPRNG output (80 bits, random_bytes.hpp). Random rather than counted, so they neither
+// leak traffic volume nor let a client predict an id the server will use next; item ids
+// are still checked against the conversation where a client may have chosen one
+// (RealtimeSession::new_item_id).
 #include <string>
 #include <string_view>
 

@@ -15,6 +15,8 @@ std::string_view to_string(ResponseStatus status) {
     return "failed";
 }
 
+std::string ResponseStreamListener::new_item_id() { return protocol::new_item_id(); }
+
 ResponseStream::ResponseStream(ResponseInfo info, ResponseStreamListener& listener)
     : info_(std::move(info)), listener_(listener) {}
 
@@ -56,7 +58,7 @@ OutputRef ResponseStream::ref(std::size_t output_index) const {
 
 void ResponseStream::open_text_item() {
     Item item;
-    item.id = new_item_id();
+    item.id = listener_.new_item_id();
     item.type = ItemType::message;
     item.role = Role::assistant;
     item.status = ItemStatus::in_progress;
@@ -89,7 +91,7 @@ void ResponseStream::tool_call_delta(int index, std::string_view call_id, std::s
         // A new output item: the text before it is finished (output items are sequential).
         if (open_text_) close_item(*open_text_, ItemStatus::completed);
         Item item;
-        item.id = new_item_id();
+        item.id = listener_.new_item_id();
         item.type = ItemType::function_call;
         item.status = ItemStatus::in_progress;
         item.call_id = call_id.empty() ? new_call_id() : std::string(call_id);

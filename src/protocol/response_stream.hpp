@@ -63,6 +63,9 @@ public:
     virtual void on_output_item_done(const Item& item) = 0;
     // Right after each response.output_text.delta frame; item's text holds all text so far.
     virtual void on_text_delta_sent(const Item& item) = 0;
+    // The id for a new output item. A session overrides it to skip ids its client has
+    // already given to items of its own (the conversation is shared by both).
+    virtual std::string new_item_id();
 
 protected:
     ~ResponseStreamListener() = default;

@@ -53,7 +53,8 @@ class Ownership;
 using Clock = std::chrono::steady_clock;
 
 struct Conversation {
-    SessionId id;
+    SessionId id;                 // the resume credential: never echoed except in session.created
+    std::string conversation_id;  // "conv_" + independent random hex, echoed in every response
     Clock::time_point created_at = Clock::now();
 
     // Owned by the owning connection's thread.

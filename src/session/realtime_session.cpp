@@ -11,6 +11,7 @@
 
 #include "metrics/shard_metrics.hpp"
 #include "protocol/ids.hpp"
+#include "protocol/random_bytes.hpp"
 #include "protocol/response_stream.hpp"
 #include "protocol/server_events.hpp"
 #include "session/session_registry.hpp"
@@ -57,6 +58,7 @@ public:
     void on_output_item_added(const protocol::Item& item) override { session_.on_output_item_added(*this, item); }
     void on_output_item_done(const protocol::Item& item) override { session_.on_output_item_done(*this, item); }
     void on_text_delta_sent(const protocol::Item& item) override { session_.on_text_delta_sent(*this, item); }
+    std::string new_item_id() override { return session_.new_item_id(); }
 
 private:
     RealtimeSession& session_;
@@ -73,6 +75,12 @@ public:
 };
 
 namespace {
+
+std::string new_conversation_id() {
+    std::string id = "conv_";
+    protocol::append_random_hex(id, 16);
+    return id;
+}
 
 std::string shortened(std::string_view text) {
     return text.size() <= 80 ? std::string(text) : std::string(text.substr(0, 77)) + "...";
@@ -146,6 +154,7 @@ void RealtimeSession::start_new_conversation() {
     const bool erase_on_detach = context_.sessions.resume_ttl.count() <= 0;
     do {
         conversation->id = SessionId::random();
+        conversation->conversation_id = new_conversation_id();
         ownership_ = std::make_shared<Ownership>(context_.executor, owner(), context_.registry, conversation->id,
                                                  erase_on_detach, context_.now);
         conversation->owner = ownership_;
@@ -162,7 +171,6 @@ void RealtimeSession::on_conversation_ready() {
         if (context_.metrics) context_.metrics->sessions_resumed.inc();
     }
     session_id_ = conversation_->id.str();
-    conversation_id_ = "conv_" + session_id_.substr(5);
     // session.created is always the first server event (protocols.md 1.7).
     send(session_json_text(true));
     if (resume_failed_) {
@@ -312,7 +320,8 @@ void RealtimeSession::update_session(const std::string&, protocol::SessionUpdate
 
 std::string RealtimeSession::new_item_id() const {
     std::string id = protocol::new_item_id();
-    while (conversation_->index_of(id)) id = protocol::new_item_id();  // a client may have taken it
+    // Random ids cannot be predicted, but a client may still have picked any id itself.
+    while (conversation_ && conversation_->index_of(id)) id = protocol::new_item_id();
     return id;
 }
 
@@ -440,7 +449,7 @@ void RealtimeSession::create_response(const std::string& event_id, protocol::Res
     chat.max_output_tokens = limit.tokens;
 
     retired_.clear();  // not inside an engine callback here: safe to free finished responses
-    protocol::ResponseInfo info{protocol::new_response_id(), params.out_of_band ? std::string() : conversation_id_,
+    protocol::ResponseInfo info{protocol::new_response_id(), params.out_of_band ? std::string() : conversation_->conversation_id,
                                 limit, std::move(params.metadata)};
     response_ = std::make_unique<ActiveResponse>(*this, std::move(info), !params.out_of_band);
     ActiveResponse* response = response_.get();

@@ -158,7 +158,6 @@ private:
     std::shared_ptr<Ownership> ownership_;
     std::shared_ptr<Conversation> conversation_;  // set once ready; dropped when taken over or closed
     std::string session_id_;
-    std::string conversation_id_;
     protocol::EventRateLimiter rate_limiter_;
     std::vector<std::string> pending_events_;
     std::unique_ptr<ActiveResponse> response_;

@@ -1,18 +1,14 @@
 #include "session/session_id.hpp"
 
-#include <random>
+#include "protocol/random_bytes.hpp"
 
 namespace voxgate::session {
 
 SessionId SessionId::random() {
-    // One generator per thread, seeded from the OS once: ids are unguessable enough to
-    // be resume tokens only together with a client API key (protocol section in README).
-    thread_local std::mt19937_64 generator{std::random_device{}()};
+    // The id is the resume credential: 128 bits from the OS CSPRNG, never derived from
+    // anything a client sees (conversation and item ids are drawn separately).
     SessionId id;
-    for (std::size_t i = 0; i < id.bytes.size(); i += 8) {
-        std::uint64_t word = generator();
-        std::memcpy(id.bytes.data() + i, &word, 8);
-    }
+    protocol::random_bytes(id.bytes);
     return id;
 }
 

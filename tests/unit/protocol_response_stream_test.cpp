@@ -66,6 +66,26 @@ TEST(ProtocolResponseStream, TextResponse) {
     EXPECT_EQ(out.events.size(), 9u);
 }
 
+// The session hands out output item ids (it skips ids its client already used): the
+// stream must take every item id from the listener, text and tool call items alike.
+TEST(ProtocolResponseStream, OutputItemIdsComeFromTheListener) {
+    class IdsFromListener final : public ResponseStreamListener {
+    public:
+        void send_frame(std::string) override {}
+        void on_output_item_added(const Item& item) override { ids.push_back(item.id); }
+        void on_output_item_done(const Item&) override {}
+        void on_text_delta_sent(const Item&) override {}
+        std::string new_item_id() override { return "item_from_listener_" + std::to_string(ids.size()); }
+        std::vector<std::string> ids;
+    } out;
+    ResponseStream stream(info(), out);
+    stream.begin();
+    stream.text_delta("Hi");
+    stream.tool_call_delta(0, "call_1", "lookup", "{}");
+    stream.end({});
+    EXPECT_EQ(out.ids, (std::vector<std::string>{"item_from_listener_0", "item_from_listener_1"}));
+}
+
 TEST(ProtocolResponseStream, EmptyResponseHasNoOutput) {
     Recorder out;
     ResponseStream stream(info(), out);

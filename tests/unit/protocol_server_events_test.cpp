@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <vector>
 #include <string>
 
 #include "protocol/ids.hpp"
@@ -141,6 +142,17 @@ TEST(ProtocolServerEvents, IdsAreUniqueAndPrefixed) {
     EXPECT_TRUE(new_response_id().starts_with("resp_"));
     EXPECT_TRUE(new_call_id().starts_with("call_"));
     EXPECT_EQ(new_item_id().size(), 5u + 20u);
+}
+
+TEST(ProtocolServerEvents, IdsAreRandomInEveryDigit) {
+    // Counter-based ids keep their leading digits for millions of draws; random ones take
+    // many values in every position (each of the 16 digits, 256 draws: all but certain).
+    std::vector<std::set<char>> digits(20);
+    for (int i = 0; i < 256; ++i) {
+        const std::string id = new_item_id();
+        for (std::size_t d = 0; d < 20; ++d) digits[d].insert(id[5 + d]);
+    }
+    for (std::size_t d = 0; d < 20; ++d) EXPECT_GE(digits[d].size(), 8u) << "digit " << d;
 }
 
 }  // namespace

@@ -467,7 +467,14 @@ TEST_F(RealtimeSessionTest, TextResponseStreamsEveryEventInOrder) {
     EXPECT_TRUE(created["status_details"].is_null());
     EXPECT_EQ(created["output"], Json::array());
     EXPECT_TRUE(created["usage"].is_null());
-    EXPECT_EQ(created["conversation_id"], "conv_" + client->session->session_id().substr(5));
+    // The conversation id is echoed to everyone who sees a response: it must not be, or
+    // reveal, the resume id.
+    const std::string conversation_id = created["conversation_id"];
+    EXPECT_TRUE(conversation_id.starts_with("conv_"));
+    EXPECT_EQ(conversation_id.size(), 5u + 32u);
+    const std::string session_hex = client->session->session_id().substr(5);
+    for (std::size_t i = 0; i + 8 <= session_hex.size(); i += 2)
+        EXPECT_EQ(conversation_id.find(session_hex.substr(i, 8)), std::string::npos) << "shares 4 bytes at " << i;
 
     // Each delta goes out the moment it arrives.
     source.last().on_upstream_first_byte("mock");

@@ -2,6 +2,7 @@
 // the TSan build exists for.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -83,8 +84,11 @@ TEST(SessionRegistry, ConcurrentInsertFindEraseFromSeveralThreads) {
     constexpr int threads = 4;
     constexpr int per_thread = 5000;
     std::atomic<int> found{0};
+    std::atomic<int> live_lookups{0};
     std::atomic<int> erased{0};
     std::vector<std::thread> workers;
+    // Every id i with i % 3 == 0 is erased right after its insert; all others stay.
+    auto stays = [](int i) { return i % 3 != 0; };
     for (int t = 0; t < threads; ++t) {
         workers.emplace_back([&] {
             std::vector<SessionId> mine;
@@ -93,9 +97,13 @@ TEST(SessionRegistry, ConcurrentInsertFindEraseFromSeveralThreads) {
                 ASSERT_TRUE(registry.insert(id, make_conversation(id)));
                 mine.push_back(id);
                 // Interleave look-ups, visits and erasures with the other threads' inserts.
-                if (auto c = registry.find(mine[i / 2]); c && c->id == mine[i / 2]) ++found;
-                registry.with(mine[i / 2], [](Conversation& c) { c.model = "touched"; });
-                if (i % 3 == 0 && registry.erase(mine[i])) ++erased;
+                const int older = i / 2;
+                if (stays(older)) {
+                    ++live_lookups;
+                    if (auto c = registry.find(mine[older]); c && c->id == mine[older]) ++found;
+                    EXPECT_TRUE(registry.with(mine[older], [](Conversation& c) { c.model = "touched"; }));
+                }
+                if (!stays(i) && registry.erase(mine[i])) ++erased;
             }
             for (std::size_t i = 0; i < mine.size(); ++i) {
                 if (i % 3 != 0) {
@@ -107,7 +115,29 @@ TEST(SessionRegistry, ConcurrentInsertFindEraseFromSeveralThreads) {
     for (auto& worker : workers) worker.join();
     EXPECT_EQ(erased.load(), threads * ((per_thread + 2) / 3));
     EXPECT_EQ(registry.size(), static_cast<std::size_t>(threads * per_thread - erased.load()));
-    EXPECT_GT(found.load(), 0);
+    EXPECT_GT(live_lookups.load(), 0);
+    EXPECT_EQ(found.load(), live_lookups.load()) << "every lookup of a live id must find it";
+}
+
+TEST(SessionId, RandomIdsVaryInEveryBit) {
+    // 256 draws from a CSPRNG: each of the 128 bits is 0 in some and 1 in others (a stuck
+    // bit has probability 2^-255 per bit). A counter or a short seed would leave most high
+    // bits constant.
+    std::array<std::uint8_t, 16> any_one{}, all_one;
+    all_one.fill(0xff);
+    std::set<std::array<std::uint8_t, 16>> seen;
+    for (int draw = 0; draw < 256; ++draw) {
+        auto id = SessionId::random();
+        EXPECT_TRUE(seen.insert(id.bytes).second);
+        for (std::size_t i = 0; i < 16; ++i) {
+            any_one[i] |= id.bytes[i];
+            all_one[i] &= id.bytes[i];
+        }
+    }
+    for (std::size_t i = 0; i < 16; ++i) {
+        EXPECT_EQ(any_one[i], 0xff) << "byte " << i;
+        EXPECT_EQ(all_one[i], 0x00) << "byte " << i;
+    }
 }
 
 }  // namespace
