@@ -138,6 +138,50 @@ std::optional<ClientEventBody> decode_body(std::string_view type, Fields& fields
 
 }  // namespace
 
+std::string peek_event_id(std::string_view text) {
+    text = text.substr(0, peek_event_id_scan_bytes);
+    int depth = 0;
+    bool expecting_key = false;  // inside the top-level object, where a key may start
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '"') {
+            // A string: find its end (skipping escapes); bail out if it runs past the scan.
+            std::size_t end = i + 1;
+            bool escaped = false;
+            for (; end < text.size() && text[end] != '"'; ++end)
+                if (text[end] == '\\') {
+                    escaped = true;
+                    ++end;
+                }
+            if (end >= text.size()) return {};
+            const std::string_view string = text.substr(i + 1, end - i - 1);
+            const bool is_key = depth == 1 && expecting_key;
+            i = end;
+            if (!is_key) continue;
+            expecting_key = false;
+            if (escaped || string != "event_id") continue;
+            std::size_t value = text.find_first_not_of(" \t\r\n", end + 1);
+            if (value == std::string_view::npos || text[value] != ':') return {};
+            value = text.find_first_not_of(" \t\r\n", value + 1);
+            if (value == std::string_view::npos || text[value] != '"') return {};
+            const std::size_t close = text.find_first_of("\"\\", value + 1);
+            if (close == std::string_view::npos || text[close] != '"') return {};
+            const std::size_t length = close - value - 1;
+            if (length > max_event_id_length) return {};
+            return std::string(text.substr(value + 1, length));
+        }
+        if (c == '{' || c == '[') {
+            ++depth;
+            expecting_key = depth == 1 && c == '{';
+        } else if (c == '}' || c == ']') {
+            --depth;
+        } else if (c == ',' && depth == 1) {
+            expecting_key = true;
+        }
+    }
+    return {};
+}
+
 DecodeResult decode_client_event(std::string_view text) {
     if (nesting_exceeds(text, max_json_depth))
         return invalid_request(codes::invalid_json,

@@ -78,6 +78,14 @@ using DecodeResult = std::variant<ClientEvent, ProtocolError>;
 DecodeResult decode_client_event(std::string_view text);
 
 inline constexpr std::size_t max_event_id_length = 512;
+
+// The event_id of an event that will not be decoded (refused by the rate limiter), found
+// without parsing the event: only the first peek_event_id_scan_bytes bytes are looked at,
+// and the id is returned only when it is a top-level "event_id" key with a plain string
+// value (no escapes) before that point. Otherwise "": the refusal is sent without an id.
+// Cost is bounded whatever the message size, so refusing an event stays O(1).
+inline constexpr std::size_t peek_event_id_scan_bytes = 1024;
+std::string peek_event_id(std::string_view text);
 inline constexpr std::size_t max_metadata_entries = 16;
 
 }  // namespace voxgate::protocol

@@ -258,13 +258,9 @@ bool RealtimeSession::admit_event(std::string_view message) {
     using Verdict = protocol::EventRateLimiter::Verdict;
     const Verdict verdict = rate_limiter_.on_event(context_.now());
     if (verdict == Verdict::allow) return true;
-    // Echo the dropped event's id so the client knows which one was refused.
-    std::string event_id;
-    if (!message.empty()) {
-        auto decoded = protocol::decode_client_event(message);
-        if (auto* event = std::get_if<protocol::ClientEvent>(&decoded)) event_id = event->event_id;
-        else event_id = std::get<ProtocolError>(decoded).event_id;
-    }
+    // Echo the dropped event's id so the client knows which one was refused, but never
+    // parse it: a refusal must cost the same for a 20-byte and a 256 KiB event.
+    const std::string event_id = protocol::peek_event_id(message);
     // %g: "more than 5 events per second", not std::to_string's "5.000000".
     char limit[32];
     std::snprintf(limit, sizeof limit, "%g", context_.limits.max_events_per_second);

@@ -207,5 +207,25 @@ TEST(ProtocolClientEvents, OverlongEventIdIsRefused) {
     EXPECT_EQ(error.event_id, "");
 }
 
+// The rate limiter's refusal names the event without parsing it (peek_event_id).
+TEST(ProtocolClientEvents, PeekEventIdFindsOnlyATopLevelPlainIdNearTheStart) {
+    EXPECT_EQ(peek_event_id(R"({"event_id":"e1","type":"response.create"})"), "e1");
+    EXPECT_EQ(peek_event_id(R"( { "type" : "x" , "event_id" : "e2" })"), "e2");
+    // Not top level, not a key, or an escaped value: no id rather than a wrong one.
+    EXPECT_EQ(peek_event_id(R"({"item":{"event_id":"inner"},"type":"x"})"), "");
+    EXPECT_EQ(peek_event_id(R"({"type":"event_id","x":1})"), "");
+    EXPECT_EQ(peek_event_id(R"({"a":["event_id","x"],"b":1})"), "");
+    EXPECT_EQ(peek_event_id(R"({"event_id":"a\"b"})"), "");
+    EXPECT_EQ(peek_event_id(R"({"event_id":12})"), "");
+    EXPECT_EQ(peek_event_id("not json"), "");
+    EXPECT_EQ(peek_event_id(""), "");
+    // A value that does not end inside the scanned prefix is not echoed.
+    const std::string padding(peek_event_id_scan_bytes, 'x');
+    EXPECT_EQ(peek_event_id(R"({"pad":")" + padding + R"(","event_id":"late"})"), "");
+    EXPECT_EQ(peek_event_id(R"({"event_id":")" + padding + R"("})"), "");
+    // What follows the scanned prefix is never looked at: broken JSON after it is fine.
+    EXPECT_EQ(peek_event_id(R"({"event_id":"e3","x":")" + std::string(100000, 'y') + "{{{"), "e3");
+}
+
 }  // namespace
 }  // namespace voxgate::protocol

@@ -1023,6 +1023,20 @@ TEST_F(RealtimeSessionTest, RateLimitRejectsThenCloses) {
     EXPECT_EQ(client->link.close_code, 1008);
 }
 
+// A refused event is never parsed (it would cost a full JSON parse per dropped 256 KiB
+// event): its id is taken from the first bytes, so even broken JSON gets its id back.
+TEST_F(RealtimeSessionTest, RefusedEventIsNotParsedButItsIdIsEchoed) {
+    limits.max_events_per_second = 1;
+    auto client = open();
+    client->send({{"type", "conversation.item.retrieve"}, {"item_id", "a"}});
+    client->link.take();
+    client->send_raw(R"({"event_id":"big","type":"conversation.item.create","item":")" + std::string(200000, 'x'));
+    auto events = client->link.take();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0]["error"]["code"], "rate_limit_exceeded") << "not invalid_json: the event was not parsed";
+    EXPECT_EQ(events[0]["error"]["event_id"], "big");
+}
+
 TEST_F(RealtimeSessionTest, RateLimitOverThreeSecondsInARowCloses) {
     limits.max_events_per_second = 1;
     auto client = open();
