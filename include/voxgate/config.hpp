@@ -36,6 +36,11 @@ struct LimitsConfig {
     std::chrono::seconds ping_interval{20};           // ping a connection silent for this long
     double max_events_per_second = 50;                // client events; over it -> error, then 1008
     std::size_t max_connections = 100000;             // across all shards; over it -> 503 on upgrade
+    // Everything one conversation stores (items with all their fields and a fixed cost per
+    // item and content part, instructions, tools); past it the oldest items are evicted.
+    std::size_t max_conversation_bytes = 2 * 1024 * 1024;
+    // Text + tool arguments of one response; past it the response ends `incomplete`.
+    std::size_t max_response_bytes = 128 * 1024;
 };
 
 struct WebSocketConfig {
@@ -58,6 +63,9 @@ struct SessionsConfig {
     std::string default_model = "gpt-4o-mini";  // model a session starts with when ?model= is absent
     std::string instructions;                   // default system prompt
     std::optional<int> max_output_tokens;       // default per-response cap
+    // Conversations in the registry, live and detached (resumable) together. When full, the
+    // oldest detached one is evicted; when none is detached, a new session is refused.
+    std::size_t max_stored = 100000;
 };
 
 struct ProviderTimeouts {

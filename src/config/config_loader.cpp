@@ -434,7 +434,26 @@ void read_limits(JsonSection section, LimitsConfig& limits) {
     section.read_duration("ping_interval_seconds", limits.ping_interval, between(1, max_seconds));
     section.read_positive_number("max_events_per_second", limits.max_events_per_second);
     section.read_integer("max_connections", limits.max_connections, at_least(1));
+    section.read_integer("max_conversation_bytes", limits.max_conversation_bytes, at_least(64 * 1024));
+    const bool response_bytes_given = section.find("max_response_bytes") != nullptr;
+    section.read_integer("max_response_bytes", limits.max_response_bytes, at_least(1024));
     section.reject_unknown_keys();
+
+    // Left out: the default shrinks to fit a small send queue or conversation budget.
+    if (!response_bytes_given)
+        limits.max_response_bytes = std::min({limits.max_response_bytes, limits.send_queue_bytes,
+                                              limits.max_conversation_bytes / 2});
+
+    // The final events of a response repeat its whole text several times; keeping it below
+    // the send queue keeps a prompt reader clear of the queue's hard limit.
+    if (limits.max_response_bytes > limits.send_queue_bytes)
+        throw ConfigError(section.path_of("max_response_bytes"),
+                          "expected a value <= limits.send_queue_bytes (" + std::to_string(limits.send_queue_bytes) + ")");
+    // The assistant item of a response must fit in its conversation.
+    if (limits.max_response_bytes > limits.max_conversation_bytes / 2)
+        throw ConfigError(section.path_of("max_response_bytes"),
+                          "expected a value <= half of limits.max_conversation_bytes (" +
+                              std::to_string(limits.max_conversation_bytes / 2) + ")");
 
     // A ping must go out before the idle timeout closes a quiet but healthy connection.
     if (limits.ping_interval >= limits.idle_timeout) {
@@ -475,6 +494,7 @@ void read_sessions(JsonSection section, SessionsConfig& sessions) {
         sessions.max_output_tokens =
             static_cast<int>(integer_from_json(*value, int_at_least(1), section.path_of("max_output_tokens")));
     }
+    section.read_integer("max_stored", sessions.max_stored, at_least(1));
     section.reject_unknown_keys();
 }
 

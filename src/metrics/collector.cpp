@@ -137,6 +137,15 @@ std::vector<MetricFamily> Collector::collect() const {
             [](const ShardMetrics& s) { return s.tokens_streamed.value(); });
     add_sum(out, shards_, "voxgate_sessions_resumed_total", "Sessions resumed by a reconnecting client.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.sessions_resumed.value(); });
+    add_sum(out, shards_, "voxgate_conversation_items_evicted_total",
+            "Oldest conversation items evicted to keep a conversation within its item, character and byte caps.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.conversation_items_evicted.value(); });
+    add_sum(out, shards_, "voxgate_conversation_too_large_total",
+            "Client events refused because one item or the session settings alone exceed limits.max_conversation_bytes.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.conversation_too_large.value(); });
+    add_sum(out, shards_, "voxgate_responses_size_limited_total",
+            "Responses ended incomplete at limits.max_response_bytes.", MetricType::Counter,
+            [](const ShardMetrics& s) { return s.responses_size_limited.value(); });
     add_sum(out, shards_, "voxgate_upstream_retries_total", "Upstream request retries (before the first token).",
             MetricType::Counter, [](const ShardMetrics& s) { return s.upstream_retries.value(); });
     add_sum(out, shards_, "voxgate_upstream_fallbacks_total", "Responses moved to the next provider of a route.",

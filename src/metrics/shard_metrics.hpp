@@ -111,6 +111,10 @@ struct alignas(64) ShardMetrics {
     Histogram gateway_overhead_seconds{latency_buckets()};
     Counter tokens_streamed;
     Counter sessions_resumed;
+    // per-conversation bounds (limits.max_conversation_bytes, max_response_bytes, history caps)
+    Counter conversation_items_evicted;
+    Counter conversation_too_large;  // events refused: the item or settings alone do not fit
+    Counter responses_size_limited;  // responses ended incomplete at limits.max_response_bytes
 
     // upstream; providers indexed as in Config::providers
     std::vector<ProviderMetrics> providers;

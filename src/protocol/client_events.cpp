@@ -15,13 +15,6 @@ constexpr std::array unsupported_events = {
     std::string_view("transcription_session.update"),
 };
 
-// For messages: a client-controlled string, cut so an error cannot echo a huge one.
-std::string shortened(std::string_view text) {
-    constexpr std::size_t limit = 64;
-    if (text.size() <= limit) return std::string(text);
-    return std::string(text.substr(0, utf8_prefix_bytes(text.substr(0, limit), limit - 1))) + "...";
-}
-
 std::optional<std::string> item_id_field(Fields& fields) { return fields.string("item_id", true); }
 
 std::optional<ClientEventBody> decode_session_update(Fields& fields, const Json& event,

@@ -50,6 +50,12 @@ std::string Item::text() const {
     return joined;
 }
 
+std::size_t Item::stored_bytes() const {
+    std::size_t size = item_fixed_bytes + id.size() + call_id.size() + name.size() + arguments.size() + output.size();
+    for (const auto& part : content) size += content_part_fixed_bytes + part.text.size();
+    return size;
+}
+
 std::size_t Item::size_chars() const {
     std::size_t size = name.size() + arguments.size() + output.size();
     for (const auto& part : content) size += part.text.size();
@@ -104,6 +110,12 @@ std::optional<ContentType> content_type_for(Role role, std::string_view type) {
 }
 
 void decode_content(const Json& parts, const std::string& path, Item& item, std::optional<ProtocolError>& error) {
+    if (parts.size() > max_content_parts) {
+        const std::string param = path + ".content";
+        error = invalid_request(codes::invalid_value,
+                                "'" + param + "' may hold at most " + std::to_string(max_content_parts) + " parts", param);
+        return;
+    }
     for (std::size_t i = 0; i < parts.size() && !error; ++i) {
         const std::string part_path = indexed(path + ".content", i);
         const Json& part = parts[i];
@@ -118,11 +130,11 @@ void decode_content(const Json& parts, const std::string& path, Item& item, std:
         if (!content_type) {
             if (is_unsupported_content_type(*type)) {
                 fields.fail(codes::unsupported_content_type, "type",
-                            "content type '" + *type + "' is not supported: voxgate handles text only");
+                            "content type '" + shortened(*type) + "' is not supported: voxgate handles text only");
             } else {
                 const char* expected = item.role == Role::assistant ? "'output_text' or 'text'" : "'input_text' or 'text'";
                 fields.fail(codes::invalid_value, "type",
-                            "content type '" + *type + "' is not valid for a " + std::string(to_string(item.role)) +
+                            "content type '" + shortened(*type) + "' is not valid for a " + std::string(to_string(item.role)) +
                                 " message; expected " + expected);
             }
             return;
@@ -131,6 +143,13 @@ void decode_content(const Json& parts, const std::string& path, Item& item, std:
         if (!text) return;
         item.content.push_back({*content_type, std::move(*text)});
     }
+}
+
+bool call_id_fits(Fields& fields, const std::string& call_id) {
+    if (!call_id.empty() && call_id.size() <= max_call_id_length) return true;
+    fields.fail(codes::invalid_value, "call_id",
+                "'" + fields.param("call_id") + "' must be 1 to " + std::to_string(max_call_id_length) + " characters");
+    return false;
 }
 
 }  // namespace
@@ -173,7 +192,13 @@ std::optional<Item> decode_item(const Json& value, std::string_view path, std::o
         auto call_id = fields.string("call_id", true);
         auto name = fields.string("name", true);
         auto arguments = fields.string("arguments", true);
-        if (!fields.ok()) return std::nullopt;
+        if (!fields.ok() || !call_id_fits(fields, *call_id)) return std::nullopt;
+        if (name->empty() || name->size() > max_function_name_length) {
+            fields.fail(codes::invalid_value, "name",
+                        "'" + fields.param("name") + "' must be 1 to " + std::to_string(max_function_name_length) +
+                            " characters");
+            return std::nullopt;
+        }
         item.call_id = std::move(*call_id);
         item.name = std::move(*name);
         item.arguments = std::move(*arguments);
@@ -181,11 +206,11 @@ std::optional<Item> decode_item(const Json& value, std::string_view path, std::o
         item.type = ItemType::function_call_output;
         auto call_id = fields.string("call_id", true);
         auto output = fields.string("output", true);
-        if (!fields.ok()) return std::nullopt;
+        if (!fields.ok() || !call_id_fits(fields, *call_id)) return std::nullopt;
         item.call_id = std::move(*call_id);
         item.output = std::move(*output);
     } else if (is_unsupported_item_type(*type)) {
-        fields.fail(codes::unsupported_item_type, "type", "item type '" + *type + "' is not supported");
+        fields.fail(codes::unsupported_item_type, "type", "item type '" + shortened(*type) + "' is not supported");
     } else {
         fields.fail(codes::invalid_value, "type",
                     "'" + fields.param("type") + "' must be message, function_call or function_call_output");

@@ -49,7 +49,14 @@ struct Item {
     std::string text() const;
     // What the item costs in a history budget: the characters a provider will see.
     std::size_t size_chars() const;
+    // What the item costs in memory, for the conversation's byte budget: every string
+    // (ids included) plus a fixed cost per item and per content part, so neither many
+    // empty parts nor many empty items are free.
+    std::size_t stored_bytes() const;
 };
+
+inline constexpr std::size_t item_fixed_bytes = 256;          // >= sizeof(Item) plus allocator slack
+inline constexpr std::size_t content_part_fixed_bytes = 64;   // >= sizeof(ContentPart) plus slack
 
 // A response.create `input` entry that points at an item of the conversation.
 struct ItemReference {
@@ -61,6 +68,12 @@ OrderedJson item_json(const Item& item);
 
 // Longest client-chosen item id accepted (OpenAI documents 32; a little slack for SDKs).
 inline constexpr std::size_t max_item_id_length = 64;
+// call_id: OpenAI's are ~30 characters, Anthropic's tool_use ids ~30; the same 64 as ids.
+inline constexpr std::size_t max_call_id_length = 64;
+// Function names: OpenAI's rule is ^[a-zA-Z0-9_-]{1,64}$; only the length is enforced.
+inline constexpr std::size_t max_function_name_length = 64;
+// Content parts per message item (a text message has one; a few for mixed input).
+inline constexpr std::size_t max_content_parts = 32;
 
 // Decodes an item a client sends. `path` prefixes params ("item", "response.input[2]").
 // The id is left empty when the client gave none. Status is always `completed`.

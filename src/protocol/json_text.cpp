@@ -115,4 +115,10 @@ std::size_t utf8_prefix_bytes(std::string_view text, std::size_t code_points) {
     return text.size();
 }
 
+std::string shortened(std::string_view text) {
+    constexpr std::size_t limit = 64;
+    if (text.size() <= limit) return std::string(text);
+    return std::string(text.substr(0, utf8_prefix_bytes(text.substr(0, limit), limit - 1))) + "...";
+}
+
 }  // namespace voxgate::protocol

@@ -35,4 +35,8 @@ std::size_t utf8_length(std::string_view text);
 // Byte length of the first `code_points` code points of valid UTF-8 `text` (all of it if shorter).
 std::size_t utf8_prefix_bytes(std::string_view text, std::size_t code_points);
 
+// A client-controlled string as an error message may quote it: at most 64 bytes, cut on a
+// character boundary, "..." appended when cut. An error never echoes a huge string.
+std::string shortened(std::string_view text);
+
 }  // namespace voxgate::protocol

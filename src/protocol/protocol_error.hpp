@@ -31,6 +31,8 @@ inline constexpr std::string_view conversation_already_has_active_response = "co
 inline constexpr std::string_view response_cancel_not_active = "response_cancel_not_active";
 inline constexpr std::string_view session_not_found = "session_not_found";  // resume of an unknown/expired id
 inline constexpr std::string_view session_taken_over = "session_taken_over";  // another connection resumed it
+// the item or settings alone exceed limits.max_conversation_bytes
+inline constexpr std::string_view conversation_too_large = "conversation_too_large";
 // abuse
 inline constexpr std::string_view rate_limit_exceeded = "rate_limit_exceeded";
 // upstream, when the provider layer gives no code of its own

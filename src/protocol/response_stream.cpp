@@ -94,8 +94,10 @@ void ResponseStream::tool_call_delta(int index, std::string_view call_id, std::s
         item.id = listener_.new_item_id();
         item.type = ItemType::function_call;
         item.status = ItemStatus::in_progress;
-        item.call_id = call_id.empty() ? new_call_id() : std::string(call_id);
-        item.name = name;
+        // An overlong provider call id would be stored and echoed back in every request:
+        // give the call our own id instead (the client answers with whatever we sent).
+        item.call_id = call_id.empty() || call_id.size() > max_call_id_length ? new_call_id() : std::string(call_id);
+        item.name = name.substr(0, max_function_name_length);
         const std::size_t output_index = output_.size();
         output_.push_back(std::move(item));
         listener_.send_frame(output_item_added(info_.id, output_index, output_[output_index]));
@@ -104,7 +106,7 @@ void ResponseStream::tool_call_delta(int index, std::string_view call_id, std::s
             {index, output_index, DeltaEncoder::function_call_arguments(ref(output_index), output_[output_index].call_id)});
         call = &open_calls_.back();
     } else if (!name.empty() && output_[call->output_index].name.empty()) {
-        output_[call->output_index].name = name;  // some providers name the call after its id
+        output_[call->output_index].name = name.substr(0, max_function_name_length);  // some providers name the call after its id
     }
     if (fragment.empty()) return;
     output_[call->output_index].arguments.append(fragment);

@@ -54,7 +54,7 @@ std::optional<Json> read_tools(Fields& fields, std::string_view key) {
         auto type = tool_fields.string("type", true);
         if (type && *type != "function") {
             tool_fields.fail(*type == "mcp" ? codes::unsupported_tool_type : codes::invalid_value, "type",
-                             "tool type '" + *type + "' is not supported; only 'function' tools are");
+                             "tool type '" + shortened(*type) + "' is not supported; only 'function' tools are");
         }
         auto name = tool_fields.string("name", true);
         if (name && (name->empty() || name->size() > 64))
@@ -88,7 +88,7 @@ std::optional<Json> read_tool_choice(Fields& fields, std::string_view key) {
     auto type = choice_fields.string("type", true);
     if (type && *type != "function")
         choice_fields.fail(*type == "mcp" ? codes::unsupported_tool_type : codes::invalid_value, "type",
-                           "tool_choice type '" + *type + "' is not supported; only 'function' is");
+                           "tool_choice type '" + shortened(*type) + "' is not supported; only 'function' is");
     auto name = choice_fields.string("name", true);
     if (!fields.ok()) return std::nullopt;
     return Json{{"type", "function"}, {"name", *name}};
@@ -264,6 +264,14 @@ void apply_patch(SessionSettings& settings, const SessionPatch& patch) {
         if (settings.audio.is_null()) settings.audio = Json::object();
         for (const auto& [key, value] : it->items()) settings.audio[side][key] = value;
     }
+}
+
+std::size_t stored_bytes(const SessionSettings& settings) {
+    auto json_bytes = [](const Json& value) {
+        return value.is_null() ? 0 : value.dump(-1, ' ', false, Json::error_handler_t::replace).size();
+    };
+    return settings.instructions.size() + json_bytes(settings.tools) + json_bytes(settings.tool_choice) +
+           json_bytes(settings.audio);
 }
 
 }  // namespace voxgate::protocol

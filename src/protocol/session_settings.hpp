@@ -57,6 +57,10 @@ struct SessionPatch {
 std::optional<SessionPatch> decode_session_patch(const Json& session, std::optional<ProtocolError>& error);
 void apply_patch(SessionSettings& settings, const SessionPatch& patch);  // patch.model is the caller's
 
+// What the settings cost in a conversation's byte budget (instructions, tools, tool_choice,
+// audio as stored). Linear in their size: call it when they change, not per event.
+std::size_t stored_bytes(const SessionSettings& settings);
+
 OrderedJson session_json(std::string_view session_id, std::string_view model, const SessionSettings& settings);
 // "inf" or the number, as max_output_tokens is written on the wire.
 OrderedJson token_limit_json(const TokenLimit& limit);

@@ -35,10 +35,18 @@ std::size_t Conversation::size_chars() const {
     return total;
 }
 
-std::vector<std::string> Conversation::evict_oldest(std::size_t max_chars, std::size_t max_items) {
+std::size_t Conversation::stored_bytes() const {
+    std::size_t total = settings_bytes;
+    for (const auto& item : items) total += item.stored_bytes();
+    return total;
+}
+
+std::vector<std::string> Conversation::evict_oldest(std::size_t max_chars, std::size_t max_bytes,
+                                                    std::size_t max_items) {
     std::vector<std::string> removed;
     std::size_t chars = size_chars();
-    auto over = [&] { return chars > max_chars || items.size() > max_items; };
+    std::size_t bytes = stored_bytes();
+    auto over = [&] { return chars > max_chars || bytes > max_bytes || items.size() > max_items; };
     for (bool system_too : {false, true}) {
         for (std::size_t i = 0; i < items.size() && over();) {
             const Item& item = items[i];
@@ -48,6 +56,7 @@ std::vector<std::string> Conversation::evict_oldest(std::size_t max_chars, std::
                 continue;
             }
             chars -= item.size_chars();
+            bytes -= item.stored_bytes();
             removed.push_back(item.id);
             items.erase(items.begin() + static_cast<std::ptrdiff_t>(i));
         }

@@ -62,6 +62,7 @@ struct Conversation {
     // Shared with every session that did not change its settings (copy on update).
     std::shared_ptr<const protocol::SessionSettings> settings;
     std::vector<protocol::Item> items;  // the default conversation, in order
+    std::size_t settings_bytes = 0;     // protocol::stored_bytes(*settings), kept when settings change
 
     // Guarded by the registry lock.
     Clock::time_point detached_at{};  // when the last connection left; meaningful while owner is null
@@ -72,10 +73,13 @@ struct Conversation {
     // The id of the item before items[index]; nullopt if it is the first.
     std::optional<std::string_view> previous_id(std::size_t index) const;
     std::size_t size_chars() const;
+    // Everything stored, for limits.max_conversation_bytes: the items' stored_bytes() plus
+    // the settings' bytes.
+    std::size_t stored_bytes() const;
     // Drops the oldest items, non-system first, never one still streaming (in_progress) nor
-    // the last one, until the history holds at most max_items items and max_chars
-    // characters. Returns the ids removed.
-    std::vector<std::string> evict_oldest(std::size_t max_chars, std::size_t max_items);
+    // the last one, until the history holds at most max_items items, max_chars characters
+    // and stored_bytes() <= max_bytes. Returns the ids removed.
+    std::vector<std::string> evict_oldest(std::size_t max_chars, std::size_t max_bytes, std::size_t max_items);
 };
 
 // The predicate for the server's TTL sweep: registry.erase_if([&](const Conversation& c) {

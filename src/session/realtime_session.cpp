@@ -32,13 +32,13 @@ public:
 
     // upstream::ResponseObserver
     void on_text_delta(std::string_view text) override {
-        if (done || text.empty()) return;
+        if (done || text.empty() || !session_.admit_output(*this, text.size())) return;
         stream.text_delta(text);
         session_.on_first_delta(*this);
     }
     void on_tool_call_delta(int index, std::string_view call_id, std::string_view name,
                             std::string_view fragment) override {
-        if (done) return;
+        if (done || !session_.admit_output(*this, call_id.size() + name.size() + fragment.size())) return;
         stream.tool_call_delta(index, call_id, name, fragment);
         session_.on_first_delta(*this);
     }
@@ -68,6 +68,7 @@ public:
     std::unique_ptr<upstream::ResponseHandle> handle;
     const bool in_conversation;  // false: out-of-band (conversation "none")
     bool done = false;
+    std::size_t output_bytes = 0;  // text + tool call bytes so far, for limits.max_response_bytes
     upstream::FinishReason finish_reason = upstream::FinishReason::none;
     Clock::time_point started_at{};
     Clock::time_point first_content_at{};  // upstream bytes with the first delta arrived
@@ -82,9 +83,7 @@ std::string new_conversation_id() {
     return id;
 }
 
-std::string shortened(std::string_view text) {
-    return text.size() <= 80 ? std::string(text) : std::string(text.substr(0, 77)) + "...";
-}
+using protocol::shortened;
 
 metrics::ResponseStatus metric_status(protocol::ResponseStatus status) {
     switch (status) {
@@ -123,6 +122,10 @@ RealtimeSession::~RealtimeSession() { shut_down(); }
 void RealtimeSession::on_open() {
     if (state_ != State::created) return;
     state_ = State::waiting;
+    if (params_.model.size() > protocol::max_model_name_length) {
+        model_too_long_ = true;  // said after session.created; the session keeps its model
+        params_.model.clear();
+    }
     const bool resumable = context_.sessions.resume_ttl.count() > 0;
     if (!params_.session_id.empty()) {
         auto id = SessionId::parse(params_.session_id);
@@ -151,6 +154,7 @@ void RealtimeSession::start_new_conversation() {
     conversation->settings = context_.preset ? context_.preset
                                              : std::make_shared<const protocol::SessionSettings>(
                                                    protocol::SessionSettings::from_config(context_.sessions));
+    conversation->settings_bytes = protocol::stored_bytes(*conversation->settings);
     const bool erase_on_detach = context_.sessions.resume_ttl.count() <= 0;
     do {
         conversation->id = SessionId::random();
@@ -178,6 +182,12 @@ void RealtimeSession::on_conversation_ready() {
                "session '" + shortened(params_.session_id) + "' was not found or has expired; a new session " +
                    session_id_ + " was started",
                "session_id");
+    }
+    if (model_too_long_) {
+        reject({}, codes::invalid_value,
+               "the URL's model must be 1 to " + std::to_string(protocol::max_model_name_length) +
+                   " characters; the session uses '" + shortened(conversation_->model) + "'",
+               "model");
     }
     params_ = {};  // used up
     auto pending = std::move(pending_events_);
@@ -306,12 +316,23 @@ void RealtimeSession::handle_event(std::string_view message) {
         event.body);
 }
 
-void RealtimeSession::update_session(const std::string&, protocol::SessionUpdate& update) {
+void RealtimeSession::update_session(const std::string& event_id, protocol::SessionUpdate& update) {
     auto settings = std::make_shared<protocol::SessionSettings>(*conversation_->settings);
     protocol::apply_patch(*settings, update.patch);
+    const std::size_t settings_bytes = protocol::stored_bytes(*settings);
+    if (settings_bytes > context_.limits.max_conversation_bytes) {
+        if (context_.metrics) context_.metrics->conversation_too_large.inc();
+        return reject(event_id, codes::conversation_too_large,
+                      "instructions and tools take " + std::to_string(settings_bytes) +
+                          " bytes, more than the conversation may store (" +
+                          std::to_string(context_.limits.max_conversation_bytes) + "); the session is unchanged",
+                      "session");
+    }
     conversation_->settings = std::move(settings);
+    conversation_->settings_bytes = settings_bytes;
     if (update.patch.model) conversation_->model = std::move(*update.patch.model);
     send(session_json_text(false));
+    evict_history();  // larger settings leave less room for items
 }
 
 std::string RealtimeSession::new_item_id() const {
@@ -323,8 +344,10 @@ std::string RealtimeSession::new_item_id() const {
 
 void RealtimeSession::evict_history() {
     const std::size_t max_chars = stored_history_factor * context_.sessions.max_history_chars;
-    for (const auto& id : conversation_->evict_oldest(max_chars, max_stored_items))
-        send(protocol::conversation_item_deleted(id));
+    const auto evicted =
+        conversation_->evict_oldest(max_chars, context_.limits.max_conversation_bytes, max_stored_items);
+    if (context_.metrics) context_.metrics->conversation_items_evicted.inc(evicted.size());
+    for (const auto& id : evicted) send(protocol::conversation_item_deleted(id));
 }
 
 void RealtimeSession::create_item(const std::string& event_id, protocol::ItemCreate& create) {
@@ -336,6 +359,14 @@ void RealtimeSession::create_item(const std::string& event_id, protocol::ItemCre
         return reject(event_id, codes::item_not_found,
                       "previous_item_id '" + shortened(*create.previous_item_id) + "' does not exist",
                       "previous_item_id");
+    if (const std::size_t bytes = item.stored_bytes() + 2 * protocol::max_item_id_length;
+        bytes + conversation_->settings_bytes > context_.limits.max_conversation_bytes) {
+        if (context_.metrics) context_.metrics->conversation_too_large.inc();
+        return reject(event_id, codes::conversation_too_large,
+                      "the item needs " + std::to_string(bytes) + " bytes; with the session's settings that is more than the conversation may store (" +
+                          std::to_string(context_.limits.max_conversation_bytes) + ")",
+                      "item");
+    }
     // Barge-in: the user speaks (types) over the answer; stop it the way VAD would.
     const bool user_turn = item.type == protocol::ItemType::message && item.role == protocol::Role::user;
     if (user_turn && context_.sessions.barge_in && response_ && response_->in_conversation)
@@ -577,6 +608,25 @@ void RealtimeSession::on_output_item_done(ActiveResponse& response, const protoc
     if (!index) return;  // evicted meanwhile
     conversation_->items[*index] = item;
     send(protocol::conversation_item_done(item, conversation_->previous_id(*index)));
+    evict_history();  // the item grew while it streamed
+}
+
+// limits.max_response_bytes: a response that would grow past it is cut here. The
+// upstream is cancelled (allowed from inside its callback) and the client gets the usual
+// closing events with status incomplete, so a prompt reader is never dropped for it.
+bool RealtimeSession::admit_output(ActiveResponse& response, std::size_t bytes) {
+    if (response.output_bytes + bytes <= context_.limits.max_response_bytes) {
+        response.output_bytes += bytes;
+        return true;
+    }
+    if (&response != response_.get()) return false;
+    if (context_.metrics) context_.metrics->responses_size_limited.inc();
+    if (response.handle) response.handle->cancel();
+    protocol::ResponseEnd end;
+    end.status = protocol::ResponseStatus::incomplete;
+    end.reason = "max_output_tokens";
+    finish_response(end);
+    return false;
 }
 
 }  // namespace voxgate::session

@@ -130,6 +130,7 @@ private:
     std::string new_item_id() const;
     void evict_history();
     void cancel_response(std::string_view reason);
+    bool admit_output(ActiveResponse& response, std::size_t bytes);  // false: the response was ended
     void finish_response(const protocol::ResponseEnd& end);
     void retire_response();
 
@@ -152,7 +153,8 @@ private:
     State state_ = State::created;
     bool link_closed_ = false;     // on_closed came: nothing may be sent any more
     bool resumed_ = false;
-    bool resume_failed_ = false;   // ?session_id= named no live session: say so after session.created
+    bool resume_failed_ = false;
+    bool model_too_long_ = false;  // ?model= was over protocol::max_model_name_length: ignored   // ?session_id= named no live session: say so after session.created
     bool sending_paused_ = false;  // the transport's send queue is past its high-water mark
     bool cleanup_posted_ = false;
     std::shared_ptr<Ownership> ownership_;

@@ -188,12 +188,14 @@ TEST(ConfigFile, ReadsEverySection) {
         "tls": {"cert_file": ")" + cert + R"(", "key_file": ")" + key + R"("},
         "limits": {"max_message_bytes": 4096, "send_queue_bytes": 8192, "max_http_header_bytes": 2048,
                    "max_http_body_bytes": 0, "idle_timeout_seconds": 30, "ping_interval_seconds": 10,
-                   "max_events_per_second": 2.5, "max_connections": 7},
+                   "max_events_per_second": 2.5, "max_connections": 7, "max_conversation_bytes": 100000,
+                   "max_response_bytes": 4096},
         "websocket": {"permessage_deflate": true},
         "shutdown": {"drain_seconds": 0},
         "log": {"level": "debug", "format": "json"},
         "sessions": {"resume_ttl_seconds": 0, "max_history_chars": 1000, "barge_in": false,
-                     "default_model": "m", "instructions": "be brief", "max_output_tokens": 100},
+                     "default_model": "m", "instructions": "be brief", "max_output_tokens": 100,
+                     "max_stored": 12},
         "providers": {
           "local": {"kind": "openai", "base_url": "http://127.0.0.1:8000/v1/", "model": "llama",
                     "ca_file": ")" + ca + R"(", "max_retries": 0,
@@ -216,6 +218,8 @@ TEST(ConfigFile, ReadsEverySection) {
     EXPECT_EQ(config.limits.ping_interval, std::chrono::seconds(10));
     EXPECT_DOUBLE_EQ(config.limits.max_events_per_second, 2.5);
     EXPECT_EQ(config.limits.max_connections, 7u);
+    EXPECT_EQ(config.limits.max_conversation_bytes, 100000u);
+    EXPECT_EQ(config.limits.max_response_bytes, 4096u);
     EXPECT_TRUE(config.websocket.permessage_deflate);
     EXPECT_EQ(config.shutdown.drain_seconds, std::chrono::seconds(0));
     EXPECT_EQ(config.log.level, "debug");
@@ -225,6 +229,7 @@ TEST(ConfigFile, ReadsEverySection) {
     EXPECT_EQ(config.sessions.default_model, "m");
     EXPECT_EQ(config.sessions.instructions, "be brief");
     EXPECT_EQ(config.sessions.max_output_tokens, 100);
+    EXPECT_EQ(config.sessions.max_stored, 12u);
 
     const ProviderConfig* local = find_provider(config, "local");
     ASSERT_NE(local, nullptr);
@@ -307,6 +312,12 @@ TEST(ConfigErrors, OutOfRange) {
               "config error: providers.p.max_retries: expected an integer >= 0 and <= 10");
     EXPECT_EQ(error_of(R"({"sessions": {"max_output_tokens": 3000000000}})"),
               "config error: sessions.max_output_tokens: expected an integer >= 1 and <= 2147483647");
+    EXPECT_EQ(error_of(R"({"limits": {"max_response_bytes": 2000000}})"),
+              "config error: limits.max_response_bytes: expected a value <= limits.send_queue_bytes (1048576)");
+    EXPECT_EQ(error_of(R"({"limits": {"max_conversation_bytes": 100000, "max_response_bytes": 60000}})"),
+              "config error: limits.max_response_bytes: expected a value <= half of limits.max_conversation_bytes (50000)");
+    EXPECT_EQ(error_of(R"({"sessions": {"max_stored": 0}})"),
+              "config error: sessions.max_stored: expected an integer >= 1");
     EXPECT_EQ(error_of(R"({"limits": {"max_connections": 18446744073709551615}})"),
               "config error: limits.max_connections: expected an integer >= 1 and <= 9223372036854775807");
 }

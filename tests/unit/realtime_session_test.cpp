@@ -861,6 +861,132 @@ TEST_F(RealtimeSessionTest, StoredHistoryIsBoundedAndEvictionsAreAnnounced) {
     ASSERT_EQ(types(events), (std::vector<std::string>{"conversation.item.added", "conversation.item.done",
                                                        "conversation.item.deleted"}));
     EXPECT_EQ(events[2]["item_id"], first);
+    EXPECT_EQ(metrics.conversation_items_evicted.value(), 1u);
+}
+
+Json function_call(const std::string& call_id, const std::string& arguments = "{}") {
+    return {{"type", "conversation.item.create"},
+            {"item", {{"type", "function_call"}, {"call_id", call_id}, {"name", "f"}, {"arguments", arguments}}}};
+}
+
+// Empty items cost no characters, but the 1000-item cap still holds.
+TEST_F(RealtimeSessionTest, StoredHistoryKeepsAtMostAThousandItems) {
+    limits.max_events_per_second = 0;  // no rate limit: the fake clock stands still
+    auto client = open();
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < RealtimeSession::max_stored_items; ++i) ids.push_back(add_user(*client, ""));
+    client->send(user_message(""));
+    auto events = client->link.take();
+    ASSERT_EQ(types(events), (std::vector<std::string>{"conversation.item.added", "conversation.item.done",
+                                                       "conversation.item.deleted"}));
+    EXPECT_EQ(events[2]["item_id"], ids.front());
+}
+
+// What the character budget does not see (call ids, item ids, empty content parts) still
+// counts against limits.max_conversation_bytes.
+TEST_F(RealtimeSessionTest, ConversationBytesCountCallIdsAndEveryContentPart) {
+    limits.max_events_per_second = 0;  // no rate limit: the fake clock stands still
+    limits.max_conversation_bytes = 64 * 1024;
+    auto client = open();
+    // Function calls with the longest call_id and no arguments: 0 characters each.
+    const std::string call_id(protocol::max_call_id_length, 'c');
+    client->send(function_call(call_id));
+    const std::string first = client->link.take().at(0)["item"]["id"];
+    std::size_t evicted = 0;
+    for (int i = 0; i < 400 && evicted == 0; ++i) {
+        client->send(function_call(call_id));
+        for (const auto& event : client->link.take())
+            if (event.value("type", std::string()) == "conversation.item.deleted") {
+                EXPECT_EQ(event.value("item_id", std::string()), first);
+                ++evicted;
+            }
+    }
+    EXPECT_EQ(evicted, 1u) << "function calls with empty arguments must still fill the byte budget";
+    EXPECT_LE(registry.find(*SessionId::parse(client->session->session_id()))->stored_bytes(),
+              limits.max_conversation_bytes);
+
+    // Empty content parts are not free either: a message of 32 of them costs 32 fixed parts.
+    Json parts = Json::array();
+    for (std::size_t i = 0; i < protocol::max_content_parts; ++i) parts.push_back({{"type", "input_text"}, {"text", ""}});
+    const Json multi = {{"type", "conversation.item.create"},
+                        {"item", {{"type", "message"}, {"role", "user"}, {"content", parts}}}};
+    client->send(multi);
+    auto events = client->link.take();
+    ASSERT_GE(events.size(), 3u);
+    EXPECT_EQ(events[0]["type"], "conversation.item.added");
+    EXPECT_EQ(events[0]["item"]["content"].size(), protocol::max_content_parts);
+    EXPECT_EQ(events.back()["type"], "conversation.item.deleted") << "32 empty parts must push older items out";
+
+    // One part more than the cap, and an overlong call_id, are refused outright.
+    parts.push_back({{"type", "input_text"}, {"text", ""}});
+    client->send({{"type", "conversation.item.create"},
+                  {"item", {{"type", "message"}, {"role", "user"}, {"content", parts}}}});
+    events = client->link.take();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0]["error"]["code"], "invalid_value");
+    client->send(function_call(std::string(protocol::max_call_id_length + 1, 'c')));
+    events = client->link.take();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0]["error"]["param"], "item.call_id");
+}
+
+TEST_F(RealtimeSessionTest, ItemOrSettingsTooLargeForTheConversationAreRefused) {
+    limits.max_conversation_bytes = 64 * 1024;
+    auto client = open();
+    const std::string kept = add_user(*client, "keep me");
+    client->send(user_message(std::string(70 * 1024, 'x'), "big"));
+    auto events = client->link.take();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0]["error"]["code"], "conversation_too_large");
+    EXPECT_EQ(events[0]["error"]["event_id"], "big");
+    client->send({{"type", "session.update"}, {"session", {{"instructions", std::string(70 * 1024, 'i')}}}});
+    events = client->link.take();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0]["error"]["code"], "conversation_too_large");
+    EXPECT_EQ(metrics.conversation_too_large.value(), 2u);
+
+    // Settings that fit but leave no room evict the items instead.
+    client->send({{"type", "session.update"}, {"session", {{"instructions", std::string(64 * 1024 - 500, 'i')}}}});
+    events = client->link.take();
+    ASSERT_EQ(types(events), (std::vector<std::string>{"session.updated"})) << "the only item is the newest: kept";
+    client->send(user_message("second"));
+    EXPECT_EQ(types(client->link.take()), (std::vector<std::string>{"conversation.item.added", "conversation.item.done",
+                                                                    "conversation.item.deleted"}));
+    client->send({{"type", "conversation.item.retrieve"}, {"item_id", kept}});
+    EXPECT_EQ(client->link.take().at(0)["error"]["code"], "item_not_found");
+}
+
+// limits.max_response_bytes ends the response incomplete, cancels the upstream, and the
+// client stays connected.
+TEST_F(RealtimeSessionTest, ResponseOverMaxResponseBytesEndsIncomplete) {
+    limits.max_response_bytes = 1024;
+    auto client = open();
+    client->send({{"type", "response.create"}});
+    source.last().on_text_delta(std::string(1000, 'a'));
+    source.last().on_text_delta(std::string(100, 'b'));  // would pass 1024
+    source.last().on_text_delta("never sent");
+    EXPECT_TRUE(source.calls.back().log->cancelled);
+    auto events = client->link.take();
+    ASSERT_FALSE(events.empty());
+    const Json& done = events.back();
+    EXPECT_EQ(done["type"], "response.done");
+    EXPECT_EQ(done["response"]["status"], "incomplete");
+    EXPECT_EQ(done["response"]["status_details"]["reason"], "max_output_tokens");
+    EXPECT_EQ(done["response"]["output"][0]["content"][0]["text"], std::string(1000, 'a'));
+    EXPECT_FALSE(client->link.closed);
+    EXPECT_EQ(metrics.responses_size_limited.value(), 1u);
+    // The session goes on: the next response starts.
+    client->send({{"type", "response.create"}});
+    EXPECT_EQ(source.calls.size(), 2u);
+}
+
+TEST_F(RealtimeSessionTest, OverlongModelInTheUrlIsIgnoredWithAnError) {
+    auto client = connect({std::string(300, 'm'), ""});
+    auto events = client->link.take();
+    ASSERT_EQ(types(events), (std::vector<std::string>{"session.created", "error"}));
+    EXPECT_EQ(events[0]["session"]["model"], sessions.default_model);
+    EXPECT_EQ(events[1]["error"]["param"], "model");
+    EXPECT_LT(events[1]["error"]["message"].get<std::string>().size(), 200u);
 }
 
 TEST_F(RealtimeSessionTest, TruncateCutsTheTextTheClientHasNotReceived) {
