@@ -1,12 +1,75 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds voxgate and its tests (Release) into build/, and runs
-# the whole suite with ctest: unit, integration (real sockets, real curl, real TLS) and
-# the official OpenAI SDK compatibility test (Node.js).
-set -euo pipefail
+# The whole test suite, as CI runs it (.ci/run):
+#   1. Release build into build/ and every ctest test: unit, integration (real sockets,
+#      real curl, real TLS) and the official OpenAI SDK compatibility test (Node.js);
+#   2. every GoogleTest suite under ASan+UBSan (build-asan/) and under TSan (build-tsan/),
+#      by scripts/sanitizers.sh;
+#   3. every libFuzzer target for a bounded time with ASan+UBSan (build-fuzz/), by
+#      scripts/fuzz.sh.
+# Every stage runs even when an earlier one failed, so one run shows every failure; the
+# exit status is non-zero when any stage failed.
+#   VOXGATE_TEST_STAGES="release asan tsan fuzz" (default: all four) picks stages.
+#   VOXGATE_FUZZ_SECONDS (default 45) is each fuzzer's time.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh || exit 1
 jobs="$(nproc)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVOXGATE_BUILD_TESTS=ON -DVOXGATE_BUILD_BENCH=ON >/dev/null
-cmake --build build -j"$jobs"
-ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600
+launcher=()
+# Paths relative to the checkout: a clone in another folder reuses the same ccache entries.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+stages="${VOXGATE_TEST_STAGES:-release asan tsan fuzz}"
+log_dir="$(mktemp -d)"
+trap 'rm -rf "$log_dir"' EXIT
+
+failed_stages=()
+summary=()
+total_passed=0
+total_failed=0
+
+# Runs one stage, teeing its output; adds the counts of every ctest summary line it printed
+# ("100% tests passed, 0 tests failed out of 361").
+run_stage() {
+  local name="$1"; shift
+  local start=$SECONDS status
+  echo "=== stage $name: $*"
+  "$@" 2>&1 | tee "$log_dir/$name.log"
+  status=${PIPESTATUS[0]}
+  local line counts
+  line="$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log_dir/$name.log" | tail -n1)"
+  if [ -n "$line" ]; then
+    counts="$(sed -E 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1 \2/' <<<"$line")"
+    read -r stage_failed stage_total <<<"$counts"
+    total_failed=$((total_failed + stage_failed))
+    total_passed=$((total_passed + stage_total - stage_failed))
+  fi
+  [ "$status" -eq 0 ] || failed_stages+=("$name")
+  summary+=("$(printf '%-8s %s  %4ds  %s' "$name" "$([ "$status" -eq 0 ] && echo ok || echo FAILED)" \
+    $((SECONDS - start)) "${line:-no ctest summary}")")
+}
+
+release() {
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVOXGATE_BUILD_TESTS=ON -DVOXGATE_BUILD_BENCH=ON \
+    "${launcher[@]}" >/dev/null &&
+    cmake --build build -j"$jobs" &&
+    ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600
+}
+
+for stage in $stages; do
+  case "$stage" in
+    release) run_stage release release ;;
+    asan) run_stage asan bash scripts/sanitizers.sh address ;;
+    tsan) run_stage tsan bash scripts/sanitizers.sh thread ;;
+    fuzz) run_stage fuzz bash scripts/fuzz.sh "${VOXGATE_FUZZ_SECONDS:-45}" ;;
+    *) echo "unknown stage $stage (release asan tsan fuzz)" >&2; exit 2 ;;
+  esac
+done
+
+echo "=== summary (${SECONDS}s)"
+printf '%s\n' "${summary[@]}"
+echo "total: $total_passed passed, $total_failed failed"
+if [ ${#failed_stages[@]} -gt 0 ]; then
+  echo "FAILED stages: ${failed_stages[*]}"
+  exit 1
+fi

@@ -78,6 +78,8 @@ std::string to_text(const OrderedJson& value) {
     return value.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
 }
 
+std::string to_text(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 bool nesting_exceeds(std::string_view text, std::size_t limit) {
     std::size_t depth = 0;
     bool in_string = false;

@@ -24,7 +24,11 @@ inline constexpr std::size_t max_json_depth = 64;
 void append_json_escaped(std::string& out, std::string_view text);
 
 // Serializes compactly; invalid UTF-8 in strings becomes U+FFFD instead of throwing.
+// The one serializer for anything that may hold a peer's bytes: nlohmann's plain dump()
+// throws type_error.316 on them (outside protocol/, the upstream codecs have their own
+// codec_json::dump with the same policy).
 std::string to_text(const OrderedJson& value);
+std::string to_text(const Json& value);
 
 // True if arrays/objects in `text` nest deeper than `limit` (strings are skipped).
 // A cheap scan run before parsing untrusted input.

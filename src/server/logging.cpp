@@ -9,12 +9,14 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "protocol/json_text.hpp"
+
 namespace voxgate::server {
 
 namespace {
 
 // One JSON object per line: {"ts":"...","level":"info","msg":"..."}. The message is
-// escaped by nlohmann so any text stays valid JSON.
+// escaped by protocol::to_text so any text, even invalid UTF-8, stays valid JSON.
 class JsonLineFormatter final : public spdlog::formatter {
 public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
@@ -25,7 +27,7 @@ public:
             {"level", spdlog::level::to_string_view(msg.level).data()},
             {"msg", std::string_view(msg.payload.data(), msg.payload.size())},
         };
-        auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        const std::string text = protocol::to_text(line);
         dest.append(text.data(), text.data() + text.size());
         dest.push_back('\n');
     }
@@ -34,13 +36,15 @@ public:
 
 }  // namespace
 
+std::unique_ptr<spdlog::formatter> make_json_line_formatter() { return std::make_unique<JsonLineFormatter>(); }
+
 void configure_logging(const LogConfig& log) {
     auto level = spdlog::level::from_str(log.level);
     if (level == spdlog::level::off && log.level != "off")
         throw std::invalid_argument("log.level: unknown level " + log.level);
     // Not registered by name: configuring twice (tests) must not throw.
     auto logger = std::make_shared<spdlog::logger>("voxgate", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    if (log.format == "json") logger->set_formatter(std::make_unique<JsonLineFormatter>());
+    if (log.format == "json") logger->set_formatter(make_json_line_formatter());
     else if (log.format == "text") logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
     else throw std::invalid_argument("log.format: expected text or json");
     logger->set_level(level);

@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "support/fd_limit.hpp"
 #include "support/mock_upstream.hpp"
 #include "support/test_tls.hpp"
 #include "upstream/curl_error.hpp"
@@ -198,6 +199,8 @@ TEST_F(CurlMultiTest, UntrustedCertificateFailsWithAClearVerificationError) {
 TEST(CurlMultiLoad, ThousandConcurrentStreamsOnOneMultiAllCompleteInOrder) {
     constexpr int transfers = 1000;
     constexpr int tokens = 10;
+    // Both ends of every connection (curl's and the mock's) live in this process.
+    ASSERT_TRUE(test::fd_budget_allows(2 * transfers + 200));
     asio::io_context io;
     // Unlimited connections per host: every HTTP/1.1 stream needs its own.
     CurlMulti multi(io, {.max_host_connections = 0});

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "support/fd_limit.hpp"
 #include "support/test_gateway.hpp"
 #include "support/ws_client.hpp"
 
@@ -96,6 +97,8 @@ TEST(ServerWebSocket, PongsKeepAReadingClientAlive) {
 }
 
 TEST(ServerWebSocket, TwoThousandConcurrentConnectionsAreCounted) {
+    // Both ends of 2000 sockets live in this process, plus the gateway's own descriptors.
+    ASSERT_TRUE(fd_budget_allows(2 * 2000 + 200));
     TestGateway gateway;
     std::vector<std::unique_ptr<WsClient>> clients;
     clients.reserve(2000);

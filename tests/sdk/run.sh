@@ -3,6 +3,13 @@
 # against a real voxgate over wss:// on 127.0.0.1, trusting a CA made for this run.
 #   tests/sdk/run.sh path/to/voxgate
 set -euo pipefail
+for tool in node npm; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "FAIL: $tool is not installed: the official SDK compatibility test cannot run." >&2
+    echo "      Install Node.js and npm (bash scripts/install-deps.sh does)." >&2
+    exit 1
+  fi
+done
 here="$(cd "$(dirname "$0")" && pwd)"
 binary="$(realpath "$1")"
 work="$(mktemp -d)"
@@ -47,7 +54,10 @@ if [ -z "$port" ]; then echo "voxgate did not start:"; cat "$work/voxgate.log"; 
 
 cd "$here"
 if [ ! -d node_modules/openai ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  if ! npm ci --no-audit --no-fund --loglevel=error; then
+    echo "FAIL: npm ci could not install the SDK from package-lock.json (is the npm registry reachable?)" >&2
+    exit 1
+  fi
 fi
 status=0
 VOXGATE_URL="https://127.0.0.1:$port/v1" NODE_EXTRA_CA_CERTS="$work/ca.pem" \

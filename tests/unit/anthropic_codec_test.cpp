@@ -367,5 +367,23 @@ TEST(AnthropicErrors, NonJsonBodyGetsTypeFromStatus) {
     EXPECT_FALSE(codec.classify_error(413, "Request Entity Too Large", "", "").retryable);
 }
 
+// Request bodies carry conversation text; a broken byte in it must become U+FFFD, not a
+// type_error.316 thrown out of the shard (nlohmann's default dump() is strict).
+TEST(AnthropicRequest, InvalidUtf8InTheConversationIsReplacedNotThrown) {
+    ChatRequest request;
+    request.instructions = "be \xFF brief";
+    request.messages = {{Role::user, "caf\xC3", {}, ""},
+                        {Role::assistant, "ok", {{"toolu_\xFE", "get", "{}"}}, ""},
+                        {Role::tool, "out\xFF", {}, "toolu_\xFE"}};
+    HttpRequestSpec spec;
+    ASSERT_NO_THROW(spec = AnthropicCodec().build_request(request, anthropic_config()));
+    const json body = json::parse(spec.body);  // valid JSON, so valid UTF-8
+    const std::string fffd = "\xEF\xBF\xBD";
+    EXPECT_EQ(body["system"], "be " + fffd + " brief");
+    EXPECT_EQ(body["messages"][0]["content"], "caf" + fffd);
+    EXPECT_EQ(body["messages"][1]["content"][1]["id"], "toolu_" + fffd);
+    EXPECT_EQ(body["messages"][2]["content"][0]["content"], "out" + fffd);
+}
+
 }  // namespace
 }  // namespace voxgate::upstream

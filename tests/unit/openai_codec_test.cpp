@@ -415,5 +415,23 @@ TEST(ProviderCodecFactory, MakesCodecsByKind) {
     EXPECT_EQ(make_codec(""), nullptr);
 }
 
+// Request bodies carry conversation text; a broken byte in it must become U+FFFD, not a
+// type_error.316 thrown out of the shard (nlohmann's default dump() is strict).
+TEST(OpenAiRequest, InvalidUtf8InTheConversationIsReplacedNotThrown) {
+    ChatRequest request;
+    request.instructions = "be \xFF brief";
+    request.messages = {{Role::user, "caf\xC3", {}, ""},
+                        {Role::assistant, "", {{"call_\xFE", "get\xC0\xAF", "{\"a\":\"\xED\xA0\x80\"}"}}, ""},
+                        {Role::tool, "out\xFF", {}, "call_\xFE"}};
+    HttpRequestSpec spec;
+    ASSERT_NO_THROW(spec = OpenAiCodec().build_request(request, openai_config()));
+    const json body = json::parse(spec.body);  // valid JSON, so valid UTF-8
+    const std::string fffd = "\xEF\xBF\xBD";
+    EXPECT_EQ(body["messages"][0]["content"], "be " + fffd + " brief");
+    EXPECT_EQ(body["messages"][1]["content"], "caf" + fffd);
+    EXPECT_EQ(body["messages"][2]["tool_calls"][0]["id"], "call_" + fffd);
+    EXPECT_EQ(body["messages"][3]["content"], "out" + fffd);
+}
+
 }  // namespace
 }  // namespace voxgate::upstream

@@ -122,6 +122,8 @@ TEST(ProtocolServerEvents, EscapingReplacesInvalidUtf8) {
     // The DOM path does not throw either.
     OrderedJson bad = {{"t", std::string("\xFF")}};
     EXPECT_EQ(to_text(bad), R"({"t":")" + fffd + R"("})");
+    Json bad_unordered = {{"t", std::string("\xC3")}};
+    EXPECT_EQ(to_text(bad_unordered), R"({"t":")" + fffd + R"("})");
 }
 
 TEST(ProtocolServerEvents, Utf8Helpers) {
