@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fd_limit.hpp"
+#include "support/load_scale.hpp"
 #include "support/mock_upstream.hpp"
 #include "support/test_tls.hpp"
 #include "upstream/curl_error.hpp"
@@ -197,7 +198,7 @@ TEST_F(CurlMultiTest, UntrustedCertificateFailsWithAClearVerificationError) {
 }
 
 TEST(CurlMultiLoad, ThousandConcurrentStreamsOnOneMultiAllCompleteInOrder) {
-    constexpr int transfers = 1000;
+    const int transfers = test::load_count(1000, 250);
     constexpr int tokens = 10;
     // Both ends of every connection (curl's and the mock's) live in this process.
     ASSERT_TRUE(test::fd_budget_allows(2 * transfers + 200));
