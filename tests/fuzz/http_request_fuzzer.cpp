@@ -70,7 +70,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (ec == http::error::need_more) ec = {};
         return !ec && !parser.is_done();
     });
-    if (!ec && !parser.is_done()) parser.put_eof(ec);
+    if (!ec && !parser.is_done()) {
+        // EOF before any byte is a peer that went away (Beast's read says end_of_stream).
+        if (!parser.got_some()) return 0;
+        parser.put_eof(ec);
+    }
 
     if (ec) {
         const auto status = ec == http::error::header_limit ? http::status::request_header_fields_too_large

@@ -269,6 +269,13 @@ TEST(ConfigErrors, OutOfRangeUsesTheDocumentedMessage) {
               "config error: limits.max_message_bytes: expected an integer >= 1024");
 }
 
+// Found by the config_loader fuzzer: nlohmann throws out_of_range (not parse_error) for a
+// number no double can hold, and it escaped the loader as an uncaught exception.
+TEST(ConfigErrors, NumberTooLargeForADoubleIsAConfigError) {
+    EXPECT_EQ(error_of(R"({"limits": {"max_message_bytes": 1e400}})"),
+              "config error: test.json: number overflow parsing '1e400'");
+}
+
 TEST(ConfigErrors, UnknownKeyAtTopLevel) {
     EXPECT_EQ(error_of(R"({"limit": {}})"), "config error: limit: unknown key (did you mean limits?)");
     EXPECT_EQ(error_of(R"({"frobnicate": 1})"), "config error: frobnicate: unknown key");
