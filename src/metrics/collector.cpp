@@ -90,6 +90,9 @@ std::vector<MetricFamily> Collector::collect() const {
             [](const ShardMetrics& s) { return s.connections_active.value(); });
     add_sum(out, shards_, "voxgate_connections_total", "WebSocket connections accepted.", MetricType::Counter,
             [](const ShardMetrics& s) { return s.connections_total.value(); });
+    add_sum(out, shards_, "voxgate_internal_errors_total",
+            "Exceptions stopped at an event-loop entry; each ended only its own connection, session or transfer.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.internal_errors.value(); });
     add_sum(out, shards_, "voxgate_ws_messages_received_total", "WebSocket messages received from clients.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.ws_messages_received.value(); });
     add_sum(out, shards_, "voxgate_ws_messages_sent_total", "WebSocket messages written to clients.",

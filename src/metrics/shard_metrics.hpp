@@ -98,6 +98,8 @@ struct alignas(64) ShardMetrics {
     Counter ws_messages_sent;
     Counter ws_bytes_sent;
     std::array<StatusCodeCounters, http_path_count> http_requests;
+    // exceptions stopped by the barrier (metrics/failure_barrier.hpp)
+    Counter internal_errors;
     void http_request(HttpPath path, int status) noexcept {
         http_requests[static_cast<std::size_t>(path)].inc(status);
     }

@@ -23,6 +23,12 @@ namespace {
 template <class Stream>
 constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
 
+std::string peer_text(const tcp_socket& socket) {
+    error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    return ec ? std::string("(closed)") : peer.address().to_string() + ":" + std::to_string(peer.port());
+}
+
 // Maps a request that failed to parse to the status the client should see.
 http::status status_for_read_error(error_code ec) {
     if (ec == http::error::header_limit) return http::status::request_header_fields_too_large;
@@ -34,14 +40,14 @@ http::status status_for_read_error(error_code ec) {
 
 template <class Stream>
 HttpSession<Stream>::HttpSession(Stream&& stream, beast::flat_buffer&& buffer, Shard& shard)
-    : stream_(std::move(stream)), buffer_(std::move(buffer)), shard_(shard) {}
+    : IdleTracked(shard.metrics().internal_errors), stream_(std::move(stream)), buffer_(std::move(buffer)), shard_(shard) {}
 
 template <class Stream>
 void HttpSession<Stream>::run() {
     shard_.sweeper().track(*this);
     if constexpr (is_tls<Stream>) {
         stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
-                                beast::bind_front_handler(&HttpSession::on_handshake, this->shared_from_this()));
+                                contained_handler(this->shared_from_this(), &HttpSession::on_handshake));
     } else {
         read_request();
     }
@@ -64,7 +70,7 @@ void HttpSession<Stream>::read_request() {
     parser_->header_limit(static_cast<std::uint32_t>(limits.max_http_header_bytes));
     parser_->body_limit(limits.max_http_body_bytes);
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
+                     contained_handler(this->shared_from_this(), &HttpSession::on_read));
 }
 
 template <class Stream>
@@ -123,7 +129,7 @@ void HttpSession<Stream>::send(HttpResponse response) {
     bool keep_alive = response.keep_alive();
     response_ = std::make_shared<HttpResponse>(std::move(response));
     http::async_write(stream_, *response_,
-                      beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this(), keep_alive));
+                      contained_handler(this->shared_from_this(), &HttpSession::on_write, keep_alive));
 }
 
 template <class Stream>
@@ -136,6 +142,7 @@ void HttpSession<Stream>::on_write(bool keep_alive, error_code ec, std::size_t) 
 
 template <class Stream>
 void HttpSession<Stream>::shutdown() {
+    closing_ = true;
     if constexpr (is_tls<Stream>) {
         IdleTracked::unlink();
         // Best effort close_notify; the socket is closed when the session is released.
@@ -172,7 +179,7 @@ void HttpSession<Stream>::discard_until_eof(std::size_t discarded) {
                 beast::get_lowest_layer(self->stream_).close(ignored);
                 return;
             }
-            self->discard_until_eof(discarded + bytes);
+            self->contained("lingering close", [&] { self->discard_until_eof(discarded + bytes); });
         });
 }
 
@@ -183,6 +190,25 @@ void HttpSession<Stream>::on_idle_check(clock::time_point now) {
         error_code ignored;
         beast::get_lowest_layer(stream_).close(ignored);  // the pending read ends with operation_aborted
     }
+}
+
+template <class Stream>
+std::string HttpSession<Stream>::describe() const {
+    return std::string(is_tls<Stream> ? "https" : "http") + " peer " + peer_text(beast::get_lowest_layer(stream_));
+}
+
+template <class Stream>
+void HttpSession<Stream>::fail_internal() {
+    if (response_ || closing_ || !beast::get_lowest_layer(stream_).is_open()) {
+        // Mid-write or already closing: the client cannot be told cleanly any more, so
+        // only this socket is cut.
+        IdleTracked::unlink();
+        error_code ignored;
+        beast::get_lowest_layer(stream_).close(ignored);
+        return;
+    }
+    shard_.metrics().http_request(metrics::HttpPath::other, 500);
+    send(error_response(http::status::internal_server_error, "internal_error", "internal error", 11, false));
 }
 
 template <class Stream>
@@ -204,12 +230,13 @@ namespace {
 // Tracked by the sweeper so a client that connects and says nothing is cut off.
 class TlsDetector final : public IdleTracked, public std::enable_shared_from_this<TlsDetector> {
 public:
-    TlsDetector(tcp_socket socket, Shard& shard) : socket_(std::move(socket)), shard_(shard) {}
+    TlsDetector(tcp_socket socket, Shard& shard)
+        : IdleTracked(shard.metrics().internal_errors), socket_(std::move(socket)), shard_(shard) {}
 
     void run() {
         shard_.sweeper().track(*this);
         beast::async_detect_ssl(socket_, buffer_,
-                                beast::bind_front_handler(&TlsDetector::on_detect, shared_from_this()));
+                                contained_handler(shared_from_this(), &TlsDetector::on_detect));
     }
 
     void on_idle_check(clock::time_point now) override {
@@ -220,6 +247,8 @@ public:
         error_code ignored;
         socket_.close(ignored);
     }
+    std::string describe() const override { return "tls detection peer " + peer_text(socket_); }
+    void fail_internal() override { on_shutdown(); }
 
 private:
     void on_detect(error_code ec, bool is_tls) {

@@ -24,6 +24,8 @@ public:
 
     void on_idle_check(clock::time_point now) override;
     void on_shutdown() override;
+    std::string describe() const override;
+    void fail_internal() override;
 
 private:
     void on_handshake(error_code ec, std::size_t bytes_used);
@@ -41,6 +43,7 @@ private:
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<HttpResponse> response_;  // the response being written
     bool shutting_down_ = false;
+    bool closing_ = false;  // shutdown() started: no further response can be sent
 };
 
 // Starts serving an accepted socket: detects TLS on the first bytes when TLS is

@@ -4,8 +4,9 @@
 
 namespace voxgate::server {
 
-IdleSweeper::IdleSweeper(asio::io_context& ioc, std::chrono::milliseconds period, std::chrono::milliseconds threshold)
-    : timer_(ioc.get_executor()), period_(period), threshold_(threshold) {}
+IdleSweeper::IdleSweeper(asio::io_context& ioc, std::chrono::milliseconds period, std::chrono::milliseconds threshold,
+                         metrics::Counter& internal_errors)
+    : timer_(ioc.get_executor()), period_(period), threshold_(threshold), internal_errors_(internal_errors) {}
 
 void IdleSweeper::track(IdleTracked& connection) { list_.push_back(connection); }
 
@@ -30,7 +31,10 @@ void IdleSweeper::arm() {
     timer_.expires_after(period_);
     timer_.async_wait([this](error_code ec) {
         if (ec || stopped_) return;
-        sweep();
+        // Connections are contained one by one in sweep(); this catches the sweep's own
+        // failure (out of memory collecting the list) so the next sweep is still armed.
+        metrics::run_contained(
+            &internal_errors_, "idle sweep", [] { return std::string("sweeper"); }, [this] { sweep(); }, [] {});
         arm();
     });
 }
@@ -44,14 +48,15 @@ void IdleSweeper::sweep() {
         stale.push_back(&connection);
     }
     for (auto* connection : stale)
-        if (connection->is_linked()) connection->on_idle_check(now);
+        if (connection->is_linked())
+            connection->contained("idle check", [&] { connection->on_idle_check(now); });
 }
 
 void IdleSweeper::shutdown_all() {
     std::vector<IdleTracked*> all;
     for (auto& connection : list_) all.push_back(&connection);
     for (auto* connection : all)
-        if (connection->is_linked()) connection->on_shutdown();
+        if (connection->is_linked()) connection->contained("shutdown", [&] { connection->on_shutdown(); });
 }
 
 }  // namespace voxgate::server

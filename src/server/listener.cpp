@@ -7,6 +7,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <spdlog/spdlog.h>
 
+#include "metrics/failure_barrier.hpp"
 #include "server/http_session.hpp"
 #include "server/shard.hpp"
 
@@ -55,7 +56,10 @@ void Listener::on_accept(error_code ec, tcp_socket socket) {
         });
         return;
     }
-    serve_connection(std::move(socket), shard_);
+    // A failure setting up one connection closes only that socket (unwinding destroys it).
+    metrics::run_contained(
+        &shard_.metrics().internal_errors, "accept", [this] { return "listener shard " + std::to_string(shard_.index()); },
+        [&] { serve_connection(std::move(socket), shard_); }, [] {});
     accept_next();
 }
 

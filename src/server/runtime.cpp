@@ -6,6 +6,8 @@
 #include <stdexcept>
 
 #include <boost/asio/post.hpp>
+
+#include "metrics/failure_barrier.hpp"
 #include <spdlog/spdlog.h>
 
 namespace voxgate::server {
@@ -88,7 +90,13 @@ void Runtime::start() {
                 if (auto* expiry = shard->conversation_expiry()) expiry->start();
                 if (listener) listener->start();
             });
-            ioc.run();
+            // The last line of the exception barrier: whatever a handler let escape is
+            // logged and counted, and the loop runs on, so a shard thread never dies.
+            for (bool stopped = false; !stopped;) {
+                stopped = metrics::run_contained(
+                    &shard->metrics().internal_errors, "shard event loop",
+                    [shard] { return "shard " + std::to_string(shard->index()); }, [&ioc] { ioc.run(); }, [] {});
+            }
         });
     }
 }

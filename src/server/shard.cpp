@@ -21,7 +21,8 @@ Shard::Shard(std::size_t index, GatewayContext& gateway)
     : index_(index),
       gateway_(gateway),
       metrics_(gateway.config.providers.size()),
-      sweeper_(ioc_, std::chrono::milliseconds(250), sweep_threshold(gateway.config.limits)) {}
+      sweeper_(ioc_, std::chrono::milliseconds(250), sweep_threshold(gateway.config.limits),
+                metrics_.internal_errors) {}
 
 Shard::~Shard() {
     // Destroy queued handlers (and the connections they keep alive) first: they refer to

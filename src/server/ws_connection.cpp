@@ -45,11 +45,17 @@ bool offers_subprotocol(const HttpRequest& request, std::string_view wanted) {
 }  // namespace
 
 template <class NextLayer>
-WsConnection<NextLayer>::WsConnection(NextLayer&& stream, Shard& shard) : ws_(std::move(stream)), shard_(shard) {}
+WsConnection<NextLayer>::WsConnection(NextLayer&& stream, Shard& shard)
+    : IdleTracked(shard.metrics().internal_errors), ws_(std::move(stream)), shard_(shard) {}
 
 template <class NextLayer>
 WsConnection<NextLayer>::~WsConnection() {
-    if (open_) finish({});
+    // Nothing may throw out of a destructor: the handler's on_closed runs behind the barrier,
+    // with nothing left to close if it fails.
+    if (open_)
+        metrics::run_contained(
+            &shard_.metrics().internal_errors, "websocket teardown", [this] { return describe(); },
+            [this] { finish({}); }, [] {});
 }
 
 template <class NextLayer>
@@ -83,7 +89,7 @@ void WsConnection<NextLayer>::run(HttpRequest upgrade, UpgradeInfo info) {
     auto& request_ref = *request;
     ws_.async_accept(request_ref, [self = this->shared_from_this(), request = std::move(request),
                                    info = std::make_unique<UpgradeInfo>(std::move(info))](error_code ec) mutable {
-        self->on_accept(std::move(request), std::move(info), ec);
+        self->contained("websocket accept", [&] { self->on_accept(std::move(request), std::move(info), ec); });
     });
 }
 
@@ -120,7 +126,7 @@ void WsConnection<NextLayer>::read_next_message() {
     ws_.async_read_some(
         asio::buffer(&first_byte_, 1),
         asio::bind_allocator(std::allocator<void>{},
-                             beast::bind_front_handler(&WsConnection::on_first_byte, this->shared_from_this())));
+                             contained_handler(this->shared_from_this(), &WsConnection::on_first_byte)));
 }
 
 template <class NextLayer>
@@ -139,7 +145,7 @@ void WsConnection<NextLayer>::on_first_byte(error_code ec, std::size_t bytes) {
     }
     // async_read continues the message whose first byte we already hold; the
     // read_message_max limit counts the whole message.
-    ws_.async_read(*message_, beast::bind_front_handler(&WsConnection::on_message_rest, this->shared_from_this()));
+    ws_.async_read(*message_, contained_handler(this->shared_from_this(), &WsConnection::on_message_rest));
 }
 
 template <class NextLayer>
@@ -190,7 +196,7 @@ void WsConnection<NextLayer>::write_next() {
     writing_ = true;
     ws_.text(true);
     const auto& frame = *send_queue_[send_head_];
-    ws_.async_write(asio::buffer(frame), beast::bind_front_handler(&WsConnection::on_write, this->shared_from_this()));
+    ws_.async_write(asio::buffer(frame), contained_handler(this->shared_from_this(), &WsConnection::on_write));
 }
 
 template <class NextLayer>
@@ -231,7 +237,7 @@ void WsConnection<NextLayer>::start_close() {
     if (!open_) return abort();
     close_sent_ = true;
     ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
-                    beast::bind_front_handler(&WsConnection::on_close, this->shared_from_this()));
+                    contained_handler(this->shared_from_this(), &WsConnection::on_close));
 }
 
 template <class NextLayer>
@@ -294,6 +300,31 @@ void WsConnection<NextLayer>::on_idle_check(clock::time_point now) {
             if (ec && !is_normal_ending(ec)) spdlog::debug("websocket ping failed: {}", ec.message());
         });
     }
+}
+
+template <class NextLayer>
+std::string WsConnection<NextLayer>::describe() const {
+    error_code ec;
+    auto peer = beast::get_lowest_layer(ws_).remote_endpoint(ec);
+    std::string text = "websocket peer " + (ec ? std::string("(closed)") : peer.address().to_string() + ":" +
+                                                                         std::to_string(peer.port()));
+    if (handler_) {
+        auto id = handler_->log_id();
+        if (!id.empty()) text.append(" session ").append(id);
+    }
+    return text;
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::fail_internal() {
+    if (finished_ || close_requested_) return abort();  // already ending: cut it now
+    // The handler's state is unknown after a throw: nothing more is delivered to it
+    // (close_requested_), frames not yet on the wire are dropped, and the client hears
+    // 1011 (RFC 6455 7.4.1: the server hit an unexpected condition).
+    send_queue_.erase(send_queue_.begin() + static_cast<std::ptrdiff_t>(send_head_) + (writing_ ? 1 : 0),
+                      send_queue_.end());
+    queued_bytes_ = writing_ ? send_queue_[send_head_]->size() : 0;
+    close(static_cast<std::uint16_t>(websocket::close_code::internal_error), "internal error");
 }
 
 template <class NextLayer>

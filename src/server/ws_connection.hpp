@@ -43,6 +43,8 @@ public:
     // IdleTracked
     void on_idle_check(clock::time_point now) override;
     void on_shutdown() override;
+    std::string describe() const override;
+    void fail_internal() override;
 
 private:
     void on_accept(std::unique_ptr<HttpRequest> upgrade, std::unique_ptr<UpgradeInfo> info, error_code ec);

@@ -32,6 +32,8 @@ public:
     virtual void on_send_queue_high() = 0;               // backpressure on
     virtual void on_send_queue_low() = 0;                // backpressure off
     virtual void on_closed() = 0;                        // the connection is gone; no more sends
+    // Names the session in logs (e.g. its session id); "" if it has none yet. Never a secret.
+    virtual std::string log_id() const { return {}; }
 };
 
 }  // namespace voxgate::session

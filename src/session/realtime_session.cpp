@@ -9,6 +9,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "metrics/failure_barrier.hpp"
 #include "metrics/shard_metrics.hpp"
 #include "protocol/ids.hpp"
 #include "protocol/random_bytes.hpp"
@@ -30,27 +31,36 @@ public:
     ActiveResponse(RealtimeSession& session, protocol::ResponseInfo info, bool in_conversation)
         : session_(session), stream(std::move(info), *this), in_conversation(in_conversation) {}
 
-    // upstream::ResponseObserver
+    // upstream::ResponseObserver. These arrive from the engine's curl callbacks, timers and
+    // posts, not through the connection: each runs behind the session's barrier.
     void on_text_delta(std::string_view text) override {
-        if (done || text.empty() || !session_.admit_output(*this, text.size())) return;
-        stream.text_delta(text);
-        session_.on_first_delta(*this);
+        session_.contained("response text delta", [&] {
+            if (done || text.empty() || !session_.admit_output(*this, text.size())) return;
+            stream.text_delta(text);
+            session_.on_first_delta(*this);
+        });
     }
     void on_tool_call_delta(int index, std::string_view call_id, std::string_view name,
                             std::string_view fragment) override {
-        if (done || !session_.admit_output(*this, call_id.size() + name.size() + fragment.size())) return;
-        stream.tool_call_delta(index, call_id, name, fragment);
-        session_.on_first_delta(*this);
+        session_.contained("response tool call delta", [&] {
+            if (done || !session_.admit_output(*this, call_id.size() + name.size() + fragment.size())) return;
+            stream.tool_call_delta(index, call_id, name, fragment);
+            session_.on_first_delta(*this);
+        });
     }
     void on_usage(const upstream::Usage& usage) override {
-        stream.set_usage({usage.input_tokens, usage.output_tokens, usage.total_tokens});
+        session_.contained("response usage", [&] {
+            stream.set_usage({usage.input_tokens, usage.output_tokens, usage.total_tokens});
+        });
     }
     void on_finish(upstream::FinishReason reason) override { finish_reason = reason; }
     void on_first_content(Clock::time_point arrived_at) override {
         if (first_content_at == Clock::time_point{}) first_content_at = arrived_at;
     }
     void on_done(const upstream::ResponseResult& result) override {
-        if (!done) session_.on_response_done(*this, result);
+        session_.contained("response done", [&] {
+            if (!done) session_.on_response_done(*this, result);
+        });
     }
 
     // protocol::ResponseStreamListener
@@ -167,7 +177,19 @@ void RealtimeSession::start_new_conversation() {
     ownership_->mark_ready();
 }
 
+template <class Body>
+void RealtimeSession::contained(std::string_view where, Body&& body) noexcept {
+    metrics::run_contained(
+        context_.metrics ? &context_.metrics->internal_errors : nullptr, where, [this] { return log_id(); },
+        std::forward<Body>(body), [this] { close(close_code_internal_error, "internal error"); });
+}
+
 void RealtimeSession::on_conversation_ready() {
+    // Runs from a task the conversation's ownership posts, not from the connection.
+    contained("session ready", [this] { start_serving(); });
+}
+
+void RealtimeSession::start_serving() {
     if (state_ != State::waiting) return;
     state_ = State::open;
     if (resumed_) {
@@ -201,6 +223,10 @@ void RealtimeSession::on_conversation_ready() {
 void RealtimeSession::on_conversation_taken() {
     // Runs before the new connection may touch the conversation: the partial text of a
     // cancelled response lands in the history first.
+    contained("session taken over", [this] { hand_over(); });
+}
+
+void RealtimeSession::hand_over() {
     if (response_) cancel_response({});
     pending_events_.clear();
     if (state_ != State::closed) {

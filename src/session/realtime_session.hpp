@@ -70,6 +70,7 @@ struct SessionParams {
 
 inline constexpr std::uint16_t close_code_policy = 1008;
 inline constexpr std::uint16_t close_code_taken_over = 4000;
+inline constexpr std::uint16_t close_code_internal_error = 1011;  // RFC 6455 7.4.1
 
 class RealtimeSession final : public ClientHandler,
                               private ConversationOwner,
@@ -87,6 +88,9 @@ public:
     void on_send_queue_high() override;
     void on_send_queue_low() override;
     void on_closed() override;
+    // The session id resumes the session, so logs get only a prefix: enough to correlate
+    // with the client's report, useless as a credential.
+    std::string log_id() const override { return session_id_.substr(0, 13); }
 
     // "sess_..." once the conversation is ready; "" before.
     const std::string& session_id() const { return session_id_; }
@@ -110,6 +114,12 @@ private:
     ConversationOwner& owner() { return *this; }
     void on_conversation_ready() override;
     void on_conversation_taken() override;
+    void start_serving();  // on_conversation_ready's work
+    void hand_over();      // on_conversation_taken's work
+
+    // Runs `body` behind the exception barrier: a throw closes only this session with 1011.
+    template <class Body>
+    void contained(std::string_view where, Body&& body) noexcept;
 
     void start_new_conversation();
     void handle_event(std::string_view message);

@@ -36,6 +36,8 @@ public:
             return "the upstream transfer could not be set up";
         case transfer_errc::already_started:
             return "the upstream transfer was already started";
+        case transfer_errc::internal_error:
+            return "internal error while handling the upstream response";
         }
         return "unknown transfer error";
     }

@@ -21,6 +21,7 @@ enum class transfer_errc {
     response_headers_too_large = 1,  // the peer sent more header bytes than we keep
     not_started,                     // the easy handle could not be created or configured
     already_started,                 // a Transfer runs once
+    internal_error,                  // our own code threw inside a curl callback
 };
 
 error_code make_error_code(CURLcode code) noexcept;

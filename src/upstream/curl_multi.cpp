@@ -58,7 +58,8 @@ CurlEasy::~CurlEasy() {
 }
 
 CurlMulti::CurlMulti(asio::io_context& io, CurlMultiOptions options)
-    : io_(io), timer_(io.get_executor()), alive_(std::make_shared<CurlMulti*>(this)) {
+    : io_(io), internal_errors_(options.internal_errors), timer_(io.get_executor()),
+      alive_(std::make_shared<CurlMulti*>(this)) {
     ensure_curl_global_init();
     multi_ = curl_multi_init();
     if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
@@ -194,14 +195,21 @@ void CurlMulti::resume_now(CurlEasy& easy) {
     after_curl_call();
 }
 
+// The three static callbacks are called from inside libcurl's C frames: no exception may
+// unwind through them. Each catches and answers -1, which makes curl fail the transfer.
 int CurlMulti::on_socket_callback(CURL*, curl_socket_t fd, int what, void* self, void* watch) {
     auto* multi = static_cast<CurlMulti*>(self);
-    if (what == CURL_POLL_REMOVE) {
-        multi->unwatch_socket(fd);
-    } else {
-        multi->watch_socket(fd, what, static_cast<SocketWatch*>(watch));
+    try {
+        if (what == CURL_POLL_REMOVE) {
+            multi->unwatch_socket(fd);
+        } else {
+            multi->watch_socket(fd, what, static_cast<SocketWatch*>(watch));
+        }
+        return 0;
+    } catch (...) {
+        metrics::report_internal_error(multi->internal_errors_, "curl socket callback", "curl multi");
+        return -1;
     }
-    return 0;
 }
 
 void CurlMulti::watch_socket(curl_socket_t fd, int what, SocketWatch* known) {
@@ -238,7 +246,12 @@ void CurlMulti::unwatch_socket(curl_socket_t fd) {
 int CurlMulti::on_close_socket(void* self, curl_socket_t fd) {
     // Release before close: the reactor must deregister a still-valid fd, and no wait may
     // survive on a number the kernel is about to hand out again.
-    static_cast<CurlMulti*>(self)->unwatch_socket(fd);
+    auto* multi = static_cast<CurlMulti*>(self);
+    try {
+        multi->unwatch_socket(fd);
+    } catch (...) {
+        metrics::report_internal_error(multi->internal_errors_, "curl close-socket callback", "curl multi");
+    }
     return ::close(fd);
 }
 
@@ -247,14 +260,16 @@ void CurlMulti::arm(const std::shared_ptr<SocketWatch>& watch) {
         watch->read_armed = true;
         watch->descriptor.async_wait(descriptor_type::wait_read, [watch](const error_code& ec) {
             watch->read_armed = false;
-            if (watch->owner != nullptr) watch->owner->on_socket_ready(watch, CURL_CSELECT_IN, ec);
+            if (CurlMulti* owner = watch->owner)
+                owner->contained("curl socket", [&] { owner->on_socket_ready(watch, CURL_CSELECT_IN, ec); });
         });
     }
     if ((watch->wanted & CURL_POLL_OUT) != 0 && !watch->write_armed) {
         watch->write_armed = true;
         watch->descriptor.async_wait(descriptor_type::wait_write, [watch](const error_code& ec) {
             watch->write_armed = false;
-            if (watch->owner != nullptr) watch->owner->on_socket_ready(watch, CURL_CSELECT_OUT, ec);
+            if (CurlMulti* owner = watch->owner)
+                owner->contained("curl socket", [&] { owner->on_socket_ready(watch, CURL_CSELECT_OUT, ec); });
         });
     }
 }
@@ -271,29 +286,38 @@ void CurlMulti::on_socket_ready(const std::shared_ptr<SocketWatch>& watch, int d
 
 int CurlMulti::on_timer_callback(CURLM*, long timeout_ms, void* self) {
     auto* multi = static_cast<CurlMulti*>(self);
-    if (multi->shutting_down_) return 0;
+    try {
+        return multi->set_timer(timeout_ms);
+    } catch (...) {
+        metrics::report_internal_error(multi->internal_errors_, "curl timer callback", "curl multi");
+        return -1;
+    }
+}
+
+int CurlMulti::set_timer(long timeout_ms) {
+    if (shutting_down_) return 0;
     if (timeout_ms < 0) {
-        multi->timer_.cancel();
+        timer_.cancel();
         return 0;
     }
     if (timeout_ms == 0) {
         // curl wants the timeout action now, but we are inside a curl call: post it.
-        multi->timer_.cancel();
-        if (!multi->timeout_posted_) {
-            multi->timeout_posted_ = true;
-            asio::post(multi->io_, [alive = multi->alive_] {
+        timer_.cancel();
+        if (!timeout_posted_) {
+            timeout_posted_ = true;
+            asio::post(io_, [alive = alive_] {
                 if (CurlMulti* live = *alive) {
                     live->timeout_posted_ = false;
-                    live->on_timeout();
+                    live->contained("curl timeout", [live] { live->on_timeout(); });
                 }
             });
         }
         return 0;
     }
-    multi->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-    multi->timer_.async_wait([alive = multi->alive_](const error_code& ec) {
+    timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+    timer_.async_wait([alive = alive_](const error_code& ec) {
         if (ec) return;
-        if (CurlMulti* live = *alive) live->on_timeout();
+        if (CurlMulti* live = *alive) live->contained("curl timer", [live] { live->on_timeout(); });
     });
     return 0;
 }
@@ -332,7 +356,8 @@ void CurlMulti::complete_finished_transfers() {
         ++curl_call_depth_;
         curl_multi_remove_handle(multi_, handle);
         --curl_call_depth_;
-        if (wanted) easy->on_transfer_done(make_error_code(result));
+        // A throw from one transfer's completion must not skip the others' messages.
+        if (wanted) contained("upstream transfer done", [&] { easy->on_transfer_done(make_error_code(result)); });
     }
 }
 
@@ -346,7 +371,8 @@ void CurlMulti::run_deferred() {
             switch (item.what) {
             case Deferred::add:
                 if (easy.state_ == CurlEasy::State::adding) {
-                    if (const error_code ec = add_now(item.easy)) easy.on_transfer_done(ec);
+                    if (const error_code ec = add_now(item.easy))
+                        contained("upstream transfer done", [&] { easy.on_transfer_done(ec); });
                 }
                 break;
             case Deferred::remove:

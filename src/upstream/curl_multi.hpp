@@ -18,6 +18,7 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include "metrics/failure_barrier.hpp"
 #include "voxgate/net.hpp"
 
 namespace voxgate::upstream {
@@ -35,6 +36,9 @@ struct CurlMultiOptions {
     // idle one is closed. 0 = curl's default, 4 x the transfers running at that moment, which
     // closes most idle connections when a burst ends.
     long max_cached_connections = 0;
+    // Where exceptions stopped in curl callbacks and in this multi's handlers are counted
+    // (voxgate_internal_errors_total); null = logged only.
+    metrics::Counter* internal_errors = nullptr;
 };
 
 // One easy handle driven by a CurlMulti. Transfer derives from it. While the handle is in
@@ -100,6 +104,7 @@ public:
     bool in_curl_call() const noexcept { return curl_call_depth_ > 0; }
 
     std::size_t transfer_count() const noexcept { return transfers_.size(); }
+    metrics::Counter* internal_errors() const noexcept { return internal_errors_; }
     std::size_t watched_socket_count() const noexcept { return sockets_.size(); }
 
 private:
@@ -114,6 +119,7 @@ private:
     static int on_socket_callback(CURL* easy, curl_socket_t fd, int what, void* self, void* watch);
     static int on_timer_callback(CURLM* multi, long timeout_ms, void* self);
     static int on_close_socket(void* self, curl_socket_t fd);
+    int set_timer(long timeout_ms);  // on_timer_callback's work
 
     void watch_socket(curl_socket_t fd, int what, SocketWatch* known);
     void unwatch_socket(curl_socket_t fd);
@@ -128,7 +134,17 @@ private:
     void remove_now(CurlEasy& easy);
     void resume_now(CurlEasy& easy);
 
+    // Runs an entry from the event loop behind the barrier. A throw here is not any one
+    // transfer's fault (those are contained in their own callbacks), so nothing is closed;
+    // curl's timeouts end whatever it leaves stuck.
+    template <class Body>
+    void contained(std::string_view where, Body&& body) noexcept {
+        metrics::run_contained(
+            internal_errors_, where, [] { return std::string("curl multi"); }, std::forward<Body>(body), [] {});
+    }
+
     asio::io_context& io_;
+    metrics::Counter* internal_errors_;
     CURLM* multi_ = nullptr;
     steady_timer timer_;
     bool timeout_posted_ = false;

@@ -113,6 +113,7 @@ private:
     static size_t on_write(char* data, size_t size, size_t count, void* self);
     size_t header_line(std::string_view line);
     size_t body_bytes(char* data, size_t length);
+    size_t fail_in_callback(std::string_view where) noexcept;  // from a catch block
 
     TransferSink* sink_;  // null once cancelled or completed: the callbacks then abort
     std::string body_;    // CURLOPT_POSTFIELDS points into it
@@ -120,6 +121,7 @@ private:
     std::size_t max_header_bytes_ = 0;
     std::size_t header_bytes_ = 0;
     bool headers_too_large_ = false;
+    bool internal_error_ = false;  // a callback threw; see on_header
     int status_ = 0;
     bool head_delivered_ = false;
     ResponseHeaders headers_;
@@ -189,8 +191,22 @@ error_code TransferState::configure(TransferRequest request) {
     return result == CURLE_OK ? error_code{} : make_error_code(result);
 }
 
+// on_header and on_write run inside libcurl's C frames: no exception may unwind through
+// them. A throw (from our parsing or from the sink) fails only this transfer: the short
+// count makes curl stop it, and the sink hears transfer_errc::internal_error.
 size_t TransferState::on_header(char* data, size_t size, size_t count, void* self) {
-    return static_cast<TransferState*>(self)->header_line({data, size * count});
+    auto* state = static_cast<TransferState*>(self);
+    try {
+        return state->header_line({data, size * count});
+    } catch (...) {
+        return state->fail_in_callback("upstream header callback");
+    }
+}
+
+size_t TransferState::fail_in_callback(std::string_view where) noexcept {
+    internal_error_ = true;
+    metrics::report_internal_error(multi() ? multi()->internal_errors() : nullptr, where, "upstream transfer");
+    return 0;
 }
 
 size_t TransferState::header_line(std::string_view line) {
@@ -228,7 +244,12 @@ size_t TransferState::header_line(std::string_view line) {
 }
 
 size_t TransferState::on_write(char* data, size_t size, size_t count, void* self) {
-    return static_cast<TransferState*>(self)->body_bytes(data, size * count);
+    auto* state = static_cast<TransferState*>(self);
+    try {
+        return state->body_bytes(data, size * count);
+    } catch (...) {
+        return state->fail_in_callback("upstream body callback");
+    }
 }
 
 size_t TransferState::body_bytes(char* data, size_t length) {
@@ -256,6 +277,7 @@ size_t TransferState::body_bytes(char* data, size_t length) {
 
 void TransferState::on_transfer_done(error_code ec) {
     if (headers_too_large_) ec = make_error_code(transfer_errc::response_headers_too_large);
+    if (internal_error_) ec = make_error_code(transfer_errc::internal_error);
     TransferSink* sink = std::exchange(sink_, nullptr);
     if (sink != nullptr) sink->on_complete(ec);
 }

@@ -19,6 +19,12 @@
 namespace voxgate::upstream {
 namespace {
 
+// The shard's internal-error counter for exceptions stopped in curl callbacks.
+CurlMultiOptions with_error_counter(CurlMultiOptions options, metrics::ShardMetrics* metrics) {
+    if (metrics && !options.internal_errors) options.internal_errors = &metrics->internal_errors;
+    return options;
+}
+
 using Clock = std::chrono::steady_clock;
 
 std::string_view trim(std::string_view text) {
@@ -633,7 +639,7 @@ UpstreamEngine::UpstreamEngine(asio::io_context& io, const Config& config, metri
       options_(std::move(options)),
       routes_(config),
       jitter_random_(std::random_device{}()),
-      multi_(io, options_.curl) {}
+      multi_(io, with_error_counter(options_.curl, metrics)) {}
 
 UpstreamEngine::~UpstreamEngine() {
     for (Response* response : responses_) response->detach();

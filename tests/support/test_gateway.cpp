@@ -39,10 +39,11 @@ Config test_config() {
     return config;
 }
 
-TestGateway::TestGateway(Config config, bool wire) {
+TestGateway::TestGateway(Config config, bool wire, std::function<void(server::Runtime&)> customize) {
     spdlog::set_level(spdlog::level::from_str(config.log.level));
     runtime_ = std::make_unique<server::Runtime>(std::move(config));
     if (wire) server::wire_gateway(*runtime_);
+    if (customize) customize(*runtime_);
     runtime_->bind();
     port_ = runtime_->local_endpoint().port();
     runtime_->start();

@@ -2,6 +2,7 @@
 // Test helpers for running voxgate: in-process (a Runtime on 127.0.0.1 with port 0)
 // and as the real binary in a child process (signals, exit codes, flags).
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,7 +18,10 @@ Config test_config();
 
 class TestGateway {
 public:
-    explicit TestGateway(Config config = test_config(), bool wire = true);
+    // `customize` runs after the wiring and before the shard threads start: the place to
+    // replace GatewayContext::make_handler or the collector without racing a shard.
+    explicit TestGateway(Config config = test_config(), bool wire = true,
+                         std::function<void(server::Runtime&)> customize = {});
     ~TestGateway();
 
     std::uint16_t port() const { return port_; }
