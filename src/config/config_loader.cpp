@@ -691,6 +691,35 @@ void read_routes(const JsonSection& section, const std::vector<ProviderConfig>& 
     }
 }
 
+// No silent demo (issue 8): a route whose every provider lacks its key would otherwise be
+// answered with the demo provider's canned text, so a mistyped secret in production serves
+// real users demo replies. That stops start-up, naming the route and the variables, unless
+// the route lists a demo provider itself (the shipped config does, last: a first run with
+// no keys works and says DEMO MODE).
+void require_a_usable_provider_per_route(const Config& config) {
+    for (const auto& [model, names] : config.routes) {
+        std::string missing;
+        bool usable = false;
+        for (const std::string& name : names) {
+            const auto provider = std::find_if(config.providers.begin(), config.providers.end(),
+                                               [&](const ProviderConfig& p) { return p.name == name; });
+            if (provider == config.providers.end()) continue;
+            if (provider->kind == "demo" || provider->usable()) {
+                usable = true;
+                break;
+            }
+            if (!missing.empty()) missing += ", ";
+            missing += "$" + provider->api_key_env + " (provider " + in_quotes(name) + ")";
+        }
+        if (!usable) {
+            throw ConfigError(join_path("routes", model),
+                              "no provider of this route can be used: " + missing +
+                                  " is not set; set the variable, or list \"demo\" in the route to answer with "
+                                  "canned demo replies");
+        }
+    }
+}
+
 // Without a "providers" key a first run still answers: the built-in demo provider
 // serves every model (design.md, "Providers").
 void set_default_providers(Config& config) {
@@ -785,6 +814,7 @@ Config config_from_json(std::string_view json_text, std::string_view origin, con
         }
     }
     if (routes != nullptr) read_routes(JsonSection(*routes, "routes"), config.providers, config.routes);
+    require_a_usable_provider_per_route(config);
     return config;
 }
 
