@@ -75,6 +75,26 @@ struct ProviderTimeouts {
     std::chrono::milliseconds total{120000};
 };
 
+// Per provider, per shard (src/upstream/resilience/circuit_breaker.hpp): open after
+// `consecutive_failures` provider faults in a row, or when over `failure_rate` of at least
+// `min_requests` attempts within `window` failed; refuse (fail fast to the next provider of
+// the route) for `cooldown`, then let one probe through.
+struct CircuitBreakerConfig {
+    bool enabled = true;
+    int consecutive_failures = 5;
+    double failure_rate = 0.5;  // 0 turns the rate rule off
+    int min_requests = 20;
+    std::chrono::milliseconds window{10000};
+    std::chrono::milliseconds cooldown{10000};
+};
+
+// Per provider, per shard (Envoy retry_budget): retries in flight <= max(min_retries,
+// fraction x active requests to that provider).
+struct RetryBudgetConfig {
+    double fraction = 0.2;
+    std::size_t min_retries = 3;
+};
+
 struct ProviderConfig {
     std::string name;                // key in "providers"
     std::string kind;                // openai | anthropic | demo
@@ -85,6 +105,11 @@ struct ProviderConfig {
     std::string model;               // upstream model; empty = pass the client's model through
     std::string ca_file;             // PEM bundle to trust instead of the system store
     int max_retries = 2;             // before the first token only
+    CircuitBreakerConfig circuit_breaker;
+    RetryBudgetConfig retry_budget;
+    // Per shard: requests sent and still waiting for the response head; past it a response
+    // goes to the next provider of its route or fails with upstream_overloaded.
+    std::size_t max_pending_requests = 256;
     ProviderTimeouts timeouts;
     std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
     std::string anthropic_version = "2023-06-01";

@@ -275,6 +275,16 @@ public:
         }
     }
 
+    // Shares: a number in [0, 1].
+    void read_fraction(std::string_view key, double& out) {
+        if (const json* value = find(key)) {
+            if (!value->is_number() || value->get<double>() < 0 || value->get<double>() > 1) {
+                throw ConfigError(path_of(key), "expected a number >= 0 and <= 1");
+            }
+            out = value->get<double>();
+        }
+    }
+
     void read_bool(std::string_view key, bool& out) {
         if (const json* value = find(key)) {
             if (!value->is_boolean()) throw ConfigError(path_of(key), "expected true or false");
@@ -540,6 +550,22 @@ void read_timeouts(JsonSection section, ProviderTimeouts& timeouts) {
     section.reject_unknown_keys();
 }
 
+void read_circuit_breaker(JsonSection section, CircuitBreakerConfig& breaker) {
+    section.read_bool("enabled", breaker.enabled);
+    section.read_integer("consecutive_failures", breaker.consecutive_failures, between(1, 1000));
+    section.read_fraction("failure_rate", breaker.failure_rate);
+    section.read_integer("min_requests", breaker.min_requests, between(1, 100000));
+    section.read_duration("window_ms", breaker.window, between(100, max_milliseconds));
+    section.read_duration("cooldown_ms", breaker.cooldown, between(1, max_milliseconds));
+    section.reject_unknown_keys();
+}
+
+void read_retry_budget(JsonSection section, RetryBudgetConfig& budget) {
+    section.read_fraction("fraction", budget.fraction);
+    section.read_integer("min_retries", budget.min_retries, between(0, 100000));
+    section.reject_unknown_keys();
+}
+
 void read_headers(const JsonSection& section, std::vector<std::pair<std::string, std::string>>& headers) {
     // Every key of this object is a header name: none is "unknown".
     for (const auto& [name, value] : section.object().items()) {
@@ -601,6 +627,9 @@ ProviderConfig read_provider(const std::string& name, const json& value, const E
     section.read_non_empty_string("ca_file", provider.ca_file);
     section.read_integer("max_retries", provider.max_retries, between(0, 10));
     if (auto timeouts = section.section("timeouts")) read_timeouts(*timeouts, provider.timeouts);
+    if (auto breaker = section.section("circuit_breaker")) read_circuit_breaker(*breaker, provider.circuit_breaker);
+    if (auto budget = section.section("retry_budget")) read_retry_budget(*budget, provider.retry_budget);
+    section.read_integer("max_pending_requests", provider.max_pending_requests, between(1, 1000000));
     if (auto headers = section.section("headers")) read_headers(*headers, provider.headers);
     section.read_non_empty_string("anthropic_version", provider.anthropic_version);
     section.read_integer("default_max_tokens", provider.default_max_tokens, int_at_least(1));
@@ -659,6 +688,35 @@ void read_routes(const JsonSection& section, const std::vector<ProviderConfig>& 
             names.push_back(name);
         }
         routes.emplace(model, std::move(names));
+    }
+}
+
+// No silent demo (issue 8): a route whose every provider lacks its key would otherwise be
+// answered with the demo provider's canned text, so a mistyped secret in production serves
+// real users demo replies. That stops start-up, naming the route and the variables, unless
+// the route lists a demo provider itself (the shipped config does, last: a first run with
+// no keys works and says DEMO MODE).
+void require_a_usable_provider_per_route(const Config& config) {
+    for (const auto& [model, names] : config.routes) {
+        std::string missing;
+        bool usable = false;
+        for (const std::string& name : names) {
+            const auto provider = std::find_if(config.providers.begin(), config.providers.end(),
+                                               [&](const ProviderConfig& p) { return p.name == name; });
+            if (provider == config.providers.end()) continue;
+            if (provider->kind == "demo" || provider->usable()) {
+                usable = true;
+                break;
+            }
+            if (!missing.empty()) missing += ", ";
+            missing += "$" + provider->api_key_env + " (provider " + in_quotes(name) + ")";
+        }
+        if (!usable) {
+            throw ConfigError(join_path("routes", model),
+                              "no provider of this route can be used: " + missing +
+                                  " is not set; set the variable, or list \"demo\" in the route to answer with "
+                                  "canned demo replies");
+        }
     }
 }
 
@@ -756,6 +814,7 @@ Config config_from_json(std::string_view json_text, std::string_view origin, con
         }
     }
     if (routes != nullptr) read_routes(JsonSection(*routes, "routes"), config.providers, config.routes);
+    require_a_usable_provider_per_route(config);
     return config;
 }
 

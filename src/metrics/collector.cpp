@@ -176,8 +176,50 @@ std::vector<MetricFamily> Collector::collect() const {
         out.push_back(std::move(requests));
         out.push_back(std::move(first_byte));
     }
+    collect_provider_resilience(out);
     collect_process_metrics(out);
     return out;
+}
+
+// Each shard has its own breaker per provider; the exposition shows the worst one, open
+// before half-open before closed, so one sick shard is visible without a shard label.
+void Collector::collect_provider_resilience(std::vector<MetricFamily>& out) const {
+    auto state = family("voxgate_upstream_circuit_state",
+                        "Circuit breaker per provider, worst shard: 0 closed, 1 open, 2 half-open.", MetricType::Gauge);
+    auto opened = family("voxgate_upstream_circuit_opened_total", "Times a provider's circuit breaker opened.",
+                         MetricType::Counter);
+    auto fast_fails = family("voxgate_upstream_circuit_fast_fails_total",
+                             "Attempts refused at once because the provider's circuit was open.", MetricType::Counter);
+    auto denied = family("voxgate_upstream_retries_denied_total",
+                         "Retries the provider's retry budget refused (the response moved on instead).",
+                         MetricType::Counter);
+    auto pending = family("voxgate_upstream_pending_requests",
+                          "Upstream requests sent and waiting for the response head.", MetricType::Gauge);
+    auto overloaded = family("voxgate_upstream_overloaded_total",
+                             "Attempts refused because max_pending_requests were already waiting.", MetricType::Counter);
+    const auto severity = [](std::int64_t value) { return value == 1 ? 2 : value == 2 ? 1 : 0; };
+    for (std::size_t p = 0; p < provider_names_.size(); ++p) {
+        std::int64_t worst = 0;
+        double opened_sum = 0, fast_fail_sum = 0, denied_sum = 0, pending_sum = 0, overloaded_sum = 0;
+        for (auto* shard : shards_) {
+            if (p >= shard->providers.size()) continue;
+            const ProviderMetrics& metrics = shard->providers[p];
+            if (severity(metrics.circuit_state.value()) > severity(worst)) worst = metrics.circuit_state.value();
+            opened_sum += static_cast<double>(metrics.circuit_opened.value());
+            fast_fail_sum += static_cast<double>(metrics.circuit_fast_fails.value());
+            denied_sum += static_cast<double>(metrics.retries_denied.value());
+            pending_sum += static_cast<double>(metrics.pending_requests.value());
+            overloaded_sum += static_cast<double>(metrics.overloaded.value());
+        }
+        const std::vector<ClientMetric::Label> labels{{"provider", provider_names_[p]}};
+        state.metric.push_back(scalar(MetricType::Gauge, static_cast<double>(worst), labels));
+        opened.metric.push_back(scalar(MetricType::Counter, opened_sum, labels));
+        fast_fails.metric.push_back(scalar(MetricType::Counter, fast_fail_sum, labels));
+        denied.metric.push_back(scalar(MetricType::Counter, denied_sum, labels));
+        pending.metric.push_back(scalar(MetricType::Gauge, pending_sum, labels));
+        overloaded.metric.push_back(scalar(MetricType::Counter, overloaded_sum, labels));
+    }
+    for (auto* f : {&state, &opened, &fast_fails, &denied, &pending, &overloaded}) out.push_back(std::move(*f));
 }
 
 std::string Collector::scrape() const { return prometheus::TextSerializer{}.Serialize(collect()); }

@@ -21,6 +21,7 @@ public:
     std::string scrape() const;  // text/plain; version=0.0.4
 
 private:
+    void collect_provider_resilience(std::vector<prometheus::MetricFamily>& out) const;
     std::vector<const ShardMetrics*> shards_;
     std::vector<std::string> provider_names_;
     std::function<std::size_t()> sessions_active_;

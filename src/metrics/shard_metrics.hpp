@@ -25,6 +25,7 @@ class Gauge {
 public:
     void add(std::int64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
     void sub(std::int64_t n = 1) noexcept { value_.fetch_sub(n, std::memory_order_relaxed); }
+    void set(std::int64_t n) noexcept { value_.store(n, std::memory_order_relaxed); }
     std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
 
 private:
@@ -86,6 +87,13 @@ private:
 struct ProviderMetrics {
     StatusCodeCounters requests;  // voxgate_upstream_requests_total{provider,code}
     Histogram first_byte_seconds{latency_buckets()};
+    // Resilience (upstream/resilience/): this shard's view of the provider.
+    Gauge circuit_state;            // 0 closed, 1 open, 2 half-open (resilience::CircuitState)
+    Counter circuit_opened;         // closed/half-open -> open
+    Counter circuit_fast_fails;     // attempts refused because the circuit was open
+    Counter retries_denied;         // retries the retry budget refused
+    Gauge pending_requests;         // sent, waiting for the response head
+    Counter overloaded;             // attempts refused at max_pending_requests
 };
 
 struct alignas(64) ShardMetrics {

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include "metrics/failure_barrier.hpp"
 #include "metrics/shard_metrics.hpp"
@@ -562,6 +563,10 @@ void RealtimeSession::on_response_done(ActiveResponse& response, const upstream:
             end.error_type = result.error_type.empty() ? "server_error" : result.error_type;
             end.error_code = result.error_code.empty() ? std::string(codes::upstream_error) : result.error_code;
             break;
+    }
+    // What went wrong goes to the log; the client gets the source's generic message only.
+    if (!result.error_detail.empty()) {
+        spdlog::warn("session {}: response {} failed: {}", session_id_, response.stream.id(), result.error_detail);
     }
     // A failure (or a stream cut short with an error) is also told as an `error` event.
     if (end.status == protocol::ResponseStatus::failed || !result.error_message.empty()) {

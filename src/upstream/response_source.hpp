@@ -19,7 +19,10 @@ struct ResponseResult {
     FinishReason finish_reason = FinishReason::none;
     std::string error_type;     // e.g. "server_error", "rate_limit_error", "timeout"
     std::string error_code;     // stable machine code, e.g. "upstream_timeout"
-    std::string error_message;  // human text, never a secret
+    std::string error_message;  // for the client: generic human text, never a secret (upstream/public_error.hpp)
+    // For the log only, never for a client: what actually went wrong (the provider's words,
+    // transport detail), secrets redacted.
+    std::string error_detail;
     std::string provider;       // provider that served (or last failed)
 };
 

@@ -11,6 +11,7 @@ RouteTable::RouteTable(const Config& config) {
         provider->config = config.providers[i];
         provider->codec = make_codec(provider->config.kind);
         provider->metrics_index = i;
+        provider->slot = i;
         if (demo_ == nullptr && provider->is_demo()) demo_ = provider.get();
         providers_.push_back(std::move(provider));
     }
@@ -18,6 +19,7 @@ RouteTable::RouteTable(const Config& config) {
         auto builtin = std::make_unique<RoutedProvider>();
         builtin->config.name = "demo";
         builtin->config.kind = "demo";
+        builtin->slot = providers_.size();
         demo_ = builtin.get();
         providers_.push_back(std::move(builtin));
     }

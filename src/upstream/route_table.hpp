@@ -27,6 +27,7 @@ struct RoutedProvider {
     ProviderConfig config;
     std::unique_ptr<ProviderCodec> codec;      // null for kind "demo" (no HTTP)
     std::optional<std::size_t> metrics_index;  // index in Config::providers; none for the built-in demo
+    std::size_t slot = 0;                      // index in RouteTable::providers()
 
     bool is_demo() const { return config.kind == "demo"; }
     const std::string& name() const { return config.name; }
@@ -42,6 +43,10 @@ public:
 
     // The providers to try for `client_model`, first choice first; never empty.
     Route route_for(std::string_view client_model) const;
+
+    // Every provider (Config::providers order, then the built-in demo if there is one);
+    // provider.slot is its index here.
+    const std::vector<std::unique_ptr<RoutedProvider>>& providers() const { return providers_; }
 
     // The demo provider that serves empty routes.
     const RoutedProvider& demo() const { return *demo_; }

@@ -13,6 +13,8 @@
 #include "metrics/shard_metrics.hpp"
 #include "upstream/curl_error.hpp"
 #include "upstream/demo_stream.hpp"
+#include "upstream/public_error.hpp"
+#include "upstream/redaction.hpp"
 #include "upstream/sse_parser.hpp"
 #include "upstream/transfer.hpp"
 
@@ -58,18 +60,11 @@ std::string milliseconds_text(std::chrono::milliseconds duration) {
 }
 
 // A provider (or a proxy in front of it) may quote what it received in its error text.
-// Our key and configured header values must never travel on in a message or a log line.
-void redact_secrets(std::string& message, const ProviderConfig& provider) {
-    const auto redact = [&](std::string_view secret) {
-        if (secret.size() < 8) return;  // too short to be a credential; would mangle normal words
-        constexpr std::string_view replacement = "[redacted]";
-        for (auto at = message.find(secret); at != std::string::npos;
-             at = message.find(secret, at + replacement.size())) {
-            message.replace(at, secret.size(), replacement);
-        }
-    };
-    redact(provider.api_key);
-    for (const auto& [name, value] : provider.headers) redact(value);
+// Our key and configured header values must never travel on in a log line.
+void redact_provider_secrets(std::string& message, const ProviderConfig& provider) {
+    std::vector<std::string_view> secrets{provider.api_key};
+    for (const auto& [name, value] : provider.headers) secrets.push_back(value);
+    redact_secrets(message, secrets);
 }
 
 UpstreamError timeout_error(std::string message, bool retryable) {
@@ -114,6 +109,7 @@ public:
     void cancel() {
         if (phase_ == Phase::done) return;
         phase_ = Phase::done;
+        release_attempt();  // a cancel is no verdict on the provider
         // Only the transfer and the timer go now: a view the observer holds during the
         // callback that cancelled may point into the decoder, the parser or the demo script.
         transfer_.reset();
@@ -123,6 +119,8 @@ public:
     // The engine is being destroyed: stop without a word (a drain too), never touch it again.
     void detach() {
         engine_ = nullptr;
+        guard_ = nullptr;  // the guards go with the engine
+        retry_guard_ = nullptr;
         phase_ = Phase::done;
         draining_ = false;
         transfer_.reset();
@@ -161,6 +159,7 @@ public:
     void on_response_start(int status, const ResponseHeaders& headers) override {
         if (phase_ != Phase::waiting_head) return;
         count_attempt(status);
+        release_pending();
         if (status >= 200 && status < 300) {
             phase_ = Phase::streaming;
             decoder_ = provider().codec->make_decoder();
@@ -262,7 +261,15 @@ private:
         const RoutedProvider& target = provider();
         const auto now = Clock::now();
         total_deadline_ = started_at_ + target.config.timeouts.total;
-        if (target.is_demo()) return begin_demo(now);
+        if (target.is_demo()) {
+            release_retry_slot();
+            return begin_demo(now);
+        }
+        if (UpstreamError refusal; !admit_attempt(refusal)) {
+            release_retry_slot();
+            spdlog::debug("upstream: {}", refusal.message);
+            return next_provider_or_fail(refusal);
+        }
 
         attempt_started_at_ = now;
         first_token_deadline_ = now + target.config.timeouts.first_token;
@@ -303,6 +310,7 @@ private:
     // Tells the observer once when the first content is about to be delivered; false if it
     // cancelled the response from inside that call.
     bool report_first_content(Phase expected) {
+        judge_attempt(Verdict::success);  // the provider delivered
         if (first_content_reported_) return true;
         first_content_reported_ = true;
         observer_->on_first_content(body_arrived_at_);
@@ -344,6 +352,7 @@ private:
         if (phase_ != Phase::streaming) return;
         if (status == DecodeStatus::error) return attempt_failed(decoder_->error());
         if (status != DecodeStatus::done) return;
+        judge_attempt(Verdict::success);  // also a reply without content
         if (transfer_ && transfer_->running()) start_drain();
         deliver_completion();
     }
@@ -405,28 +414,44 @@ private:
     void attempt_failed(UpstreamError error) {
         count_attempt(metrics::StatusCodeCounters::transport_error);
         transfer_.reset();
-        redact_secrets(error.message, provider().config);
+        redact_provider_secrets(error.message, provider().config);
+        judge_attempt(resilience::is_provider_fault(error.http_status, error.code, error.retryable) ? Verdict::failure
+                                                                                                   : Verdict::none);
+        release_attempt();
         if (content_seen_) return fail(error);  // a retry would repeat what the client already has
 
         const RoutedProvider& failed = provider();
         const auto now = Clock::now();
         if (error.retryable && retries_used_ < failed.config.max_retries) {
-            const auto delay = error.retry_after ? *error.retry_after : engine_->backoff_delay(retries_used_);
+            const auto delay = resilience::retry_delay(engine_->options_.retry, retries_used_, error.retry_after,
+                                                       engine_->jitter_random_);
             if (now + delay < total_deadline_) {
-                ++retries_used_;
-                if (engine_->metrics_ != nullptr) engine_->metrics_->upstream_retries.inc();
-                spdlog::debug("upstream: provider \"{}\" failed ({}), retry {} of {} in {} ms", failed.name(),
-                              error.code.empty() ? error.type : error.code, retries_used_, failed.config.max_retries,
-                              delay.count());
-                phase_ = Phase::backing_off;
-                retry_at_ = now + delay;
-                return arm_timer();
+                // The budget bounds the retries a storm of failures may add to this provider's load.
+                if (acquire_retry_slot()) {
+                    ++retries_used_;
+                    if (engine_->metrics_ != nullptr) engine_->metrics_->upstream_retries.inc();
+                    spdlog::debug("upstream: provider \"{}\" failed ({}), retry {} of {} in {} ms", failed.name(),
+                                  error.code.empty() ? error.type : error.code, retries_used_,
+                                  failed.config.max_retries, delay.count());
+                    phase_ = Phase::backing_off;
+                    retry_at_ = now + delay;
+                    return arm_timer();
+                }
+                if (auto* metrics = provider_metrics()) metrics->retries_denied.inc();
+                spdlog::debug("upstream: provider \"{}\" failed ({}); its retry budget is spent, no retry",
+                              failed.name(), error.code.empty() ? error.type : error.code);
             }
         }
+        if (is_request_error(error)) return fail(error);
+        next_provider_or_fail(error);
+    }
+
+    // After a failed or refused attempt: the next provider of the route while there is one
+    // and time left, else the response fails with `error`.
+    void next_provider_or_fail(const UpstreamError& error) {
         const std::size_t next = route_position_ + 1;
-        if (!is_request_error(error) && next < route_.size() &&
-            now < started_at_ + route_[next]->config.timeouts.total) {
-            spdlog::warn("upstream: provider \"{}\" failed ({}: {}); falling back to \"{}\"", failed.name(),
+        if (next < route_.size() && Clock::now() < started_at_ + route_[next]->config.timeouts.total) {
+            spdlog::warn("upstream: provider \"{}\" failed ({}: {}); falling back to \"{}\"", provider().name(),
                          error.code.empty() ? error.type : error.code, error.message, route_[next]->name());
             if (engine_->metrics_ != nullptr) engine_->metrics_->upstream_fallbacks.inc();
             route_position_ = next;
@@ -434,6 +459,100 @@ private:
             return begin_attempt();
         }
         fail(error);
+    }
+
+    // Resilience bookkeeping of the attempt in flight -----------------------------------
+    //
+    // An attempt to an HTTP provider holds, from begin_attempt: a pending slot (until its
+    // response head), one of the retry budget's active requests (until it ends), maybe the
+    // breaker's probe; a retry also holds a retry slot. It is judged once: success at its
+    // first content or completion, failure for a provider fault, none otherwise.
+
+    enum class Verdict : std::uint8_t { success, failure, none };
+
+    bool acquire_retry_slot() {
+        auto& guard = engine_->guard_for(provider());
+        if (!guard.retries.try_acquire_retry()) return false;
+        retry_guard_ = &guard;
+        return true;
+    }
+
+    void release_retry_slot() {
+        if (retry_guard_ == nullptr) return;
+        retry_guard_->retries.retry_ended();
+        retry_guard_ = nullptr;
+    }
+
+    void release_pending() {
+        if (guard_ == nullptr || !holds_pending_) return;
+        holds_pending_ = false;
+        guard_->pending.release();
+        if (auto* metrics = provider_metrics()) metrics->pending_requests.sub();
+    }
+
+    void judge_attempt(Verdict verdict) {
+        if (guard_ == nullptr || attempt_judged_) return;
+        attempt_judged_ = true;
+        const auto opened_before = guard_->breaker.times_opened();
+        if (verdict == Verdict::success) guard_->breaker.record_success(Clock::now());
+        else if (verdict == Verdict::failure) guard_->breaker.record_failure(Clock::now());
+        else if (probing_) guard_->breaker.probe_abandoned();
+        probing_ = false;
+        release_retry_slot();  // the retry is over, whatever came of it
+        if (auto* metrics = provider_metrics()) {
+            metrics->circuit_state.set(static_cast<std::int64_t>(guard_->breaker.state()));
+            if (guard_->breaker.times_opened() != opened_before) metrics->circuit_opened.inc();
+        }
+        if (guard_->breaker.times_opened() != opened_before) {
+            spdlog::warn("upstream: circuit of provider \"{}\" opened: requests fail fast to the next provider for "
+                         "{} ms",
+                         provider().name(), provider().config.circuit_breaker.cooldown.count());
+        }
+    }
+
+    void release_attempt() {
+        judge_attempt(Verdict::none);
+        release_pending();
+        if (guard_ != nullptr && holds_active_) guard_->retries.request_ended();
+        holds_active_ = false;
+        guard_ = nullptr;
+        release_retry_slot();  // granted, but the response ended during the backoff
+    }
+
+    // Before an attempt to an HTTP provider: false (the caller moves on) when its circuit is
+    // open or its pending requests are at the limit.
+    bool admit_attempt(UpstreamError& refusal) {
+        const RoutedProvider& target = provider();
+        auto& guard = engine_->guard_for(target);
+        auto* metrics = provider_metrics();
+        const auto admission = guard.breaker.admit(Clock::now());
+        if (metrics != nullptr) metrics->circuit_state.set(static_cast<std::int64_t>(guard.breaker.state()));
+        if (admission == resilience::CircuitBreaker::Admission::refused) {
+            if (metrics != nullptr) metrics->circuit_fast_fails.inc();
+            refusal.type = "server_error";
+            refusal.code = "upstream_unavailable";
+            refusal.message = "provider " + in_quotes(target.name()) + " is failing: its circuit breaker is open";
+            return false;
+        }
+        const bool probe = admission == resilience::CircuitBreaker::Admission::probe;
+        if (!guard.pending.try_admit()) {
+            if (probe) guard.breaker.probe_abandoned();
+            if (metrics != nullptr) metrics->overloaded.inc();
+            refusal.type = "server_error";
+            refusal.code = "upstream_overloaded";
+            refusal.message = "provider " + in_quotes(target.name()) + " has " +
+                              std::to_string(guard.pending.max_pending()) +
+                              " requests waiting for a response (max_pending_requests)";
+            return false;
+        }
+        if (metrics != nullptr) metrics->pending_requests.add();
+        guard.retries.request_started();
+        guard_ = &guard;
+        holds_pending_ = true;
+        holds_active_ = true;
+        attempt_judged_ = false;
+        probing_ = probe;
+        return true;
     }
 
     void timed_out(Limit limit) {
@@ -450,6 +569,7 @@ private:
         case Limit::total:
             // The response's time is up: neither a retry nor another provider.
             count_attempt(metrics::StatusCodeCounters::transport_error);
+            if (!content_seen_) judge_attempt(Verdict::failure);
             return fail(timeout_error("the response from provider " + name + " exceeded its total time limit of " +
                                           milliseconds_text(timeouts.total),
                                       false));
@@ -562,17 +682,23 @@ private:
     }
 
     void fail(const UpstreamError& error) {
+        PublicError shown = public_error(error);
         ResponseResult result;
         result.outcome = Outcome::failed;
-        result.error_type = error.type.empty() ? "server_error" : error.type;
-        result.error_code = error.code.empty() ? "upstream_error" : error.code;
-        result.error_message = error.message;
+        result.error_type = std::move(shown.type);
+        result.error_code = std::move(shown.code);
+        result.error_message = std::move(shown.message);
+        result.error_detail = "provider " + in_quotes(provider().name()) + ": " +
+                              (error.code.empty() ? error.type : error.code) +
+                              (error.http_status != 0 ? " (HTTP " + std::to_string(error.http_status) + ")" : "") +
+                              ": " + error.message;
         result.provider = provider().name();
         deliver(result);
     }
 
     void deliver(const ResponseResult& result) {
         phase_ = Phase::done;
+        release_attempt();
         timer_.cancel();
         timer_armed_ = false;
         if (!draining_) transfer_.reset();
@@ -618,6 +744,13 @@ private:
     std::string retry_after_;
     std::string retry_after_ms_;
     std::optional<DemoStream> demo_;
+
+    resilience::ProviderGuard* guard_ = nullptr;        // of the attempt in flight; null for none or demo
+    resilience::ProviderGuard* retry_guard_ = nullptr;  // whose retry budget granted the retry under way
+    bool holds_pending_ = false;
+    bool holds_active_ = false;
+    bool attempt_judged_ = false;
+    bool probing_ = false;  // the attempt is its breaker's half-open probe
 };
 
 class UpstreamEngine::Handle final : public ResponseHandle {
@@ -639,7 +772,17 @@ UpstreamEngine::UpstreamEngine(asio::io_context& io, const Config& config, metri
       options_(std::move(options)),
       routes_(config),
       jitter_random_(std::random_device{}()),
-      multi_(io, with_error_counter(options_.curl, metrics)) {}
+      multi_(io, with_error_counter(options_.curl, metrics)) {
+    guards_.reserve(routes_.providers().size());
+    for (const auto& provider : routes_.providers()) guards_.emplace_back(provider->config);
+}
+
+resilience::CircuitState UpstreamEngine::circuit_state(std::string_view provider) const {
+    for (const auto& routed : routes_.providers()) {
+        if (routed->name() == provider) return guards_[routed->slot].breaker.state();
+    }
+    return resilience::CircuitState::closed;
+}
 
 UpstreamEngine::~UpstreamEngine() {
     for (Response* response : responses_) response->detach();
@@ -656,15 +799,6 @@ std::unique_ptr<ResponseHandle> UpstreamEngine::start(std::string_view client_mo
         if (const auto self = weak.lock()) self->begin();
     });
     return std::make_unique<Handle>(std::move(response));
-}
-
-std::chrono::milliseconds UpstreamEngine::backoff_delay(int retry) {
-    const RetryPolicy& policy = options_.retry;
-    double delay = static_cast<double>(policy.base_delay.count()) * std::pow(policy.multiplier, retry);
-    delay = std::min(delay, static_cast<double>(policy.max_delay.count()));
-    // Jitter spreads the retries of many sessions hit by the same outage.
-    std::uniform_real_distribution<double> factor(1.0 - policy.jitter, 1.0 + policy.jitter);
-    return std::chrono::milliseconds(static_cast<long long>(std::max(0.0, delay * factor(jitter_random_))));
 }
 
 }  // namespace voxgate::upstream

@@ -73,8 +73,11 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "upstream/curl_multi.hpp"
+#include "upstream/resilience/provider_guard.hpp"
+#include "upstream/resilience/retry_backoff.hpp"
 #include "upstream/response_source.hpp"
 #include "upstream/route_table.hpp"
 #include "voxgate/config.hpp"
@@ -86,12 +89,7 @@ struct ShardMetrics;
 
 namespace voxgate::upstream {
 
-struct RetryPolicy {
-    std::chrono::milliseconds base_delay{250};
-    double multiplier = 2.0;
-    std::chrono::milliseconds max_delay{8000};
-    double jitter = 0.25;  // the delay is scaled by a random factor in [1 - jitter, 1 + jitter]
-};
+using RetryPolicy = resilience::RetryPolicy;
 
 struct UpstreamEngineOptions {
     CurlMultiOptions curl;
@@ -125,18 +123,20 @@ public:
     std::size_t active_responses() const { return responses_.size(); }
     // Completed responses whose transfers still read their closing bytes.
     std::size_t draining_transfers() const { return draining_.size(); }
+    // This shard's circuit breaker state for a provider (closed for an unknown name).
+    resilience::CircuitState circuit_state(std::string_view provider) const;
 
 private:
     class Response;
     class Handle;
 
-    // The wait before retry number `retry` (0 for the first) of RetryPolicy, with jitter.
-    std::chrono::milliseconds backoff_delay(int retry);
+    resilience::ProviderGuard& guard_for(const RoutedProvider& provider) { return guards_[provider.slot]; }
 
     asio::io_context& io_;
     metrics::ShardMetrics* metrics_;
     UpstreamEngineOptions options_;
     RouteTable routes_;
+    std::vector<resilience::ProviderGuard> guards_;  // indexed by RoutedProvider::slot
     std::unordered_set<Response*> responses_;  // to stop them if the engine goes first
     // Completed responses still reading their closing bytes, kept alive here (see finish_drain).
     std::unordered_map<Response*, std::shared_ptr<Response>> draining_;

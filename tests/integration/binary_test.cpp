@@ -106,6 +106,29 @@ TEST(Binary, StartupLogNamesVersionListenThreadsAndProvidersButNoSecret) {
     ::unlink(path.c_str());
 }
 
+TEST(Binary, ARouteWithoutAUsableProviderExits2NamingTheRouteAndTheVariable) {
+    auto path = write_temp_config(R"({ "providers": { "main": { "kind": "openai", "base_url": "https://api.openai.com/v1",
+        "api_key_env": "TEST_UNSET_KEY_VOXGATE" } }, "routes": { "gpt-4o": ["main"] } })");
+    ChildProcess child({"--config", path, "--listen", listen_arg(free_port())}, {{"TEST_UNSET_KEY_VOXGATE", ""}});
+    EXPECT_EQ(child.wait(10s), 2);
+    const std::string log = child.stderr_text();
+    EXPECT_NE(log.find("config error: routes.gpt-4o: no provider of this route can be used: $TEST_UNSET_KEY_VOXGATE"),
+              std::string::npos)
+        << log;
+    ::unlink(path.c_str());
+}
+
+TEST(Binary, TheShippedConfigWithoutKeysStartsInDemoModeAndSaysSo) {
+    auto port = free_port();
+    ChildProcess child({"--config", std::string(VOXGATE_SOURCE_DIR) + "/config/voxgate.json", "--listen",
+                        listen_arg(port), "--threads", "1"},
+                       {{"OPENAI_API_KEY", ""}, {"ANTHROPIC_API_KEY", ""}});
+    ASSERT_TRUE(wait_healthy(port, 10s)) << child.stderr_text();
+    child.signal(SIGTERM);
+    EXPECT_EQ(child.wait(20s), 0);
+    EXPECT_NE(child.stderr_text().find("DEMO MODE"), std::string::npos) << child.stderr_text();
+}
+
 TEST(Binary, JsonLogFormatWritesJsonLines) {
     auto port = free_port();
     ChildProcess child({"--listen", listen_arg(port), "--log-format", "json", "--threads", "1"});

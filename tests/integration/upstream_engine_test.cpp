@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metrics/shard_metrics.hpp"
+#include "support/log_capture.hpp"
 #include "support/mock_upstream.hpp"
 #include "support/test_tls.hpp"
 #include "upstream/providers/demo_script.hpp"
@@ -212,6 +214,7 @@ protected:
 
     metrics::ProviderMetrics& provider_metrics(std::size_t index) { return metrics->providers.at(index); }
 
+    test::LogCapture logs;  // what the engine logged during the test
     asio::io_context io;
     std::unique_ptr<metrics::ShardMetrics> metrics;
     std::unique_ptr<UpstreamEngine> engine;  // declared after io: destroyed before it
@@ -420,7 +423,11 @@ TEST_F(UpstreamEngineTest, WhenEveryProviderFailsTheResponseFailsWithTheProvider
     EXPECT_EQ(observer.result->outcome, Outcome::failed);
     EXPECT_EQ(observer.result->provider, "second");
     EXPECT_EQ(observer.result->error_type, "server_error");
-    EXPECT_EQ(observer.result->error_message, "The server had an error (mock)");
+    // The client's text is generic; the provider's words are for the log.
+    EXPECT_EQ(observer.result->error_code, "upstream_error");
+    EXPECT_EQ(observer.result->error_message, "the model provider failed; try again");
+    EXPECT_NE(observer.result->error_detail.find("The server had an error (mock)"), std::string::npos)
+        << observer.result->error_detail;
     EXPECT_TRUE(observer.deltas.empty());
     EXPECT_EQ(mock.request_count(), 3u);
     EXPECT_EQ(metrics->upstream_retries.value(), 1u);
@@ -439,16 +446,33 @@ TEST_F(UpstreamEngineTest, BadRequestFailsAtOnceWithoutRetryOrFallback) {
     EXPECT_EQ(observer.result->outcome, Outcome::failed);
     EXPECT_EQ(observer.result->provider, "first");
     EXPECT_EQ(observer.result->error_type, "invalid_request_error");
-    EXPECT_EQ(observer.result->error_message, "Invalid request (mock)");
+    EXPECT_EQ(observer.result->error_code, "upstream_request_rejected");
+    EXPECT_EQ(observer.result->error_message, "the model provider rejected the request");
+    EXPECT_NE(observer.result->error_detail.find("Invalid request (mock)"), std::string::npos);
     EXPECT_EQ(mock.request_count(), 1u);
     EXPECT_EQ(metrics->upstream_retries.value(), 0u);
     EXPECT_EQ(metrics->upstream_fallbacks.value(), 0u);
     EXPECT_EQ(count_of(provider_metrics(0).requests, 400), 1u);
 }
 
+// Every form in which a provider's error text may quote what it received.
+std::vector<std::string> secret_forms(const std::string& key, const std::string& header_value) {
+    return {key,
+            key.substr(0, 8) + std::string(24, '*') + key.substr(key.size() - 4),  // OpenAI's masked 401 form
+            json(key).dump(),
+            header_value,
+            json(header_value).dump().substr(1, json(header_value).dump().size() - 2)};  // JSON-escaped, unquoted
+}
+
 TEST_F(UpstreamEngineTest, UnauthorizedFallsBackWithoutRetryAndNeverEchoesTheKey) {
     MockUpstream mock;
-    make_engine(config_with({openai_provider(mock, "first", {.status = 401}), openai_provider(mock, "second", {.status = 401})}));
+    const std::string header_value = R"(org/"acme"-proj-0123456789)";
+    const MockScript script{.status = 401, .echo_secrets = true};
+    ProviderConfig first = openai_provider(mock, "first", script);
+    first.headers.emplace_back("x-org-secret", header_value);
+    ProviderConfig second = openai_provider(mock, "second", script);
+    second.headers.emplace_back("x-org-secret", header_value);
+    make_engine(config_with({first, second}));
     RecordingObserver observer;
 
     run_response(observer);
@@ -459,8 +483,20 @@ TEST_F(UpstreamEngineTest, UnauthorizedFallsBackWithoutRetryAndNeverEchoesTheKey
     EXPECT_EQ(mock.request_count(), 2u);
     EXPECT_EQ(metrics->upstream_retries.value(), 0u);
     EXPECT_EQ(metrics->upstream_fallbacks.value(), 1u);
-    EXPECT_EQ(observer.result->error_message.find("sk-test-secret"), std::string::npos);
-    EXPECT_EQ(observer.result->error_message.find("x-mock-script"), std::string::npos);
+    // The mock really did quote them: the provider's words reached the detail, redacted.
+    EXPECT_EQ(mock.requests().at(0).header("x-org-secret"), header_value);
+    EXPECT_NE(observer.result->error_detail.find("Incorrect API key provided: [redacted]"), std::string::npos)
+        << observer.result->error_detail;
+    EXPECT_EQ(observer.result->error_code, "upstream_error");
+    EXPECT_EQ(observer.result->error_message, "the model provider failed; try again");
+    const std::string logged = logs.text();
+    EXPECT_NE(logged.find("[redacted]"), std::string::npos) << logged;
+    for (const std::string& form : secret_forms("sk-test-secret-0123456789", header_value)) {
+        EXPECT_EQ(observer.result->error_message.find(form), std::string::npos) << form;
+        EXPECT_EQ(observer.result->error_detail.find(form), std::string::npos) << form << " in " << observer.result->error_detail;
+        EXPECT_EQ(logged.find(form), std::string::npos) << form << " in the log:\n" << logged;
+    }
+    EXPECT_EQ(logged.find("sk-test-"), std::string::npos) << logged;  // not even the key's prefix
 }
 
 TEST_F(UpstreamEngineTest, RefusedConnectionIsRetriedThenFailsAsAConnectError) {
@@ -481,7 +517,8 @@ TEST_F(UpstreamEngineTest, RefusedConnectionIsRetriedThenFailsAsAConnectError) {
     ASSERT_TRUE(observer.result);
     EXPECT_EQ(observer.result->outcome, Outcome::failed);
     EXPECT_EQ(observer.result->error_code, "upstream_connect_failed");
-    EXPECT_NE(observer.result->error_message.find("unreachable"), std::string::npos) << observer.result->error_message;
+    EXPECT_NE(observer.result->error_detail.find("unreachable"), std::string::npos) << observer.result->error_detail;
+    EXPECT_EQ(observer.result->error_message, "the model provider failed; try again");
     EXPECT_EQ(metrics->upstream_retries.value(), 2u);
     EXPECT_EQ(count_of(provider_metrics(0).requests, 0), 3u);
 }
@@ -537,7 +574,9 @@ TEST_F(UpstreamEngineTest, AKeyQuotedInAProvidersErrorIsRedacted) {
 
     ASSERT_TRUE(observer.result);
     EXPECT_EQ(observer.result->outcome, Outcome::failed);
-    EXPECT_EQ(observer.result->error_message, "Incorrect API key provided: [redacted]");
+    EXPECT_NE(observer.result->error_detail.find("Incorrect API key provided: [redacted]"), std::string::npos)
+        << observer.result->error_detail;
+    EXPECT_EQ(observer.result->error_detail.find("sk-test-secret"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -712,7 +751,8 @@ TEST_F(UpstreamEngineTest, CancelDuringBackoffStopsTheRetry) {
 TEST_F(UpstreamEngineTest, PausedSlowConsumerGetsEveryTokenInOrderAndIdleDoesNotFire) {
     MockUpstream mock;
     ProviderConfig provider = openai_provider(mock, "openai", {.tokens = 300, .split = 13});
-    provider.timeouts.idle = 500ms;
+    // Wide enough that a descheduled test thread on a loaded machine is not a stall.
+    provider.timeouts.idle = 3s;
     make_engine(config_with({provider}));
     RecordingObserver observer;
     std::unique_ptr<ResponseHandle> handle;
@@ -727,10 +767,10 @@ TEST_F(UpstreamEngineTest, PausedSlowConsumerGetsEveryTokenInOrderAndIdleDoesNot
     const bool finished = run_until(io, [&] {
         if (paused) {
             paused = false;
-            // Once, stay paused much longer than the idle timeout: the silence is ours.
+            // Once, stay paused twice the idle timeout: the silence is ours.
             if (observer.deltas.size() >= 100 && !long_pause_done) {
                 long_pause_done = true;
-                run_for(io, 2s);
+                run_for(io, 6s);
             }
             handle->resume();
         }
@@ -746,13 +786,15 @@ TEST_F(UpstreamEngineTest, PausedSlowConsumerGetsEveryTokenInOrderAndIdleDoesNot
 TEST_F(UpstreamEngineTest, PausedBeforeTheFirstByteWaitsWithoutTimingOut) {
     MockUpstream mock;
     ProviderConfig provider = openai_provider(mock, "openai", {.tokens = 5});
-    provider.timeouts.first_token = 500ms;
+    provider.timeouts.first_token = 2s;
     make_engine(config_with({provider}));
     RecordingObserver observer;
     auto handle = engine->start("gpt-test", chat(), observer);
     handle->pause();
 
-    run_for(io, 1500ms);
+    // The request is out; then stay paused twice the first-token timeout.
+    ASSERT_TRUE(run_until(io, [&] { return mock.request_count() == 1; }));
+    run_for(io, 4s);
     EXPECT_TRUE(observer.deltas.empty());
     EXPECT_FALSE(observer.done());
     handle->resume();
@@ -834,10 +876,15 @@ TEST_F(UpstreamEngineTest, WrongCaFailsWithAClearTlsErrorAndNoRetry) {
     ASSERT_TRUE(observer.result);
     EXPECT_EQ(observer.result->outcome, Outcome::failed);
     EXPECT_EQ(observer.result->error_code, "upstream_tls_error");
-    EXPECT_NE(observer.result->error_message.find("TLS certificate verification failed for provider 'secure'"),
+    EXPECT_NE(observer.result->error_detail.find("TLS certificate verification failed for provider 'secure'"),
               std::string::npos)
-        << observer.result->error_message;
-    EXPECT_EQ(observer.result->error_message.find("sk-test-secret"), std::string::npos);
+        << observer.result->error_detail;
+    // The client learns neither the host, the provider's name nor the configuration hint.
+    EXPECT_EQ(observer.result->error_message, "the model provider failed; try again");
+    for (const char* internal : {"secure", "127.0.0.1", "ca_file", "sk-test-secret"}) {
+        EXPECT_EQ(observer.result->error_message.find(internal), std::string::npos) << internal;
+    }
+    EXPECT_EQ(logs.text().find("sk-test-secret"), std::string::npos);
     EXPECT_EQ(metrics->upstream_retries.value(), 0u);
     EXPECT_EQ(mock.request_count(), 0u);
     EXPECT_EQ(count_of(provider_metrics(0).requests, 0), 1u);
@@ -988,6 +1035,175 @@ TEST_F(UpstreamEngineTest, DemoAsTheLastFallbackAnswersWhenTheRealProviderIsDown
     EXPECT_EQ(observer.result->provider, "demo");
     EXPECT_EQ(observer.text(), demo_reply("Hello there"));
     EXPECT_EQ(metrics->upstream_fallbacks.value(), 1u);
+}
+
+// ---------------------------------------------------------------------------------------
+// Resilience: circuit breaker, retry budget, admission (upstream/resilience/)
+
+TEST_F(UpstreamEngineTest, CircuitOpensAfterFiveFailuresAndTheNextResponseFailsFastToTheFallback) {
+    MockUpstream sick_mock;
+    MockUpstream healthy_mock;
+    ProviderConfig sick = openai_provider(sick_mock, "sick", {.status = 503});
+    sick.max_retries = 0;
+    sick.circuit_breaker.cooldown = 60s;  // stays open for the whole test
+    make_engine(config_with({sick, openai_provider(healthy_mock, "healthy")}));
+
+    for (int i = 0; i < 5; ++i) {
+        RecordingObserver observer;
+        run_response(observer);
+        ASSERT_TRUE(observer.result);
+        EXPECT_EQ(observer.result->provider, "healthy");
+    }
+    EXPECT_EQ(sick_mock.request_count(), 5u);
+    EXPECT_EQ(engine->circuit_state("sick"), resilience::CircuitState::open);
+    EXPECT_EQ(provider_metrics(0).circuit_state.value(), 1);
+    EXPECT_EQ(provider_metrics(0).circuit_opened.value(), 1u);
+
+    RecordingObserver observer;
+    run_response(observer);
+
+    ASSERT_TRUE(observer.result);
+    EXPECT_EQ(observer.result->outcome, Outcome::completed);
+    EXPECT_EQ(observer.result->provider, "healthy");
+    EXPECT_EQ(sick_mock.request_count(), 5u);  // the sick provider was not touched
+    EXPECT_EQ(healthy_mock.request_count(), 6u);
+    EXPECT_EQ(provider_metrics(0).circuit_fast_fails.value(), 1u);
+}
+
+TEST_F(UpstreamEngineTest, ClientErrorsDoNotOpenTheCircuit) {
+    MockUpstream mock;
+    ProviderConfig refusing = openai_provider(mock, "refusing", {.status = 404});
+    make_engine(config_with({refusing}));
+    for (int i = 0; i < 7; ++i) {
+        RecordingObserver observer;
+        run_response(observer);
+    }
+    EXPECT_EQ(mock.request_count(), 7u);
+    EXPECT_EQ(engine->circuit_state("refusing"), resilience::CircuitState::closed);
+}
+
+TEST_F(UpstreamEngineTest, WithEveryCircuitOpenTheResponseFailsFastWithAGenericError) {
+    MockUpstream mock;
+    ProviderConfig sick = openai_provider(mock, "sick", {.status = 500});
+    sick.max_retries = 0;
+    sick.circuit_breaker.consecutive_failures = 2;
+    sick.circuit_breaker.cooldown = 60s;
+    make_engine(config_with({sick}));
+    for (int i = 0; i < 2; ++i) {
+        RecordingObserver observer;
+        run_response(observer);
+    }
+    RecordingObserver observer;
+    run_response(observer);
+
+    ASSERT_TRUE(observer.result);
+    EXPECT_EQ(observer.result->outcome, Outcome::failed);
+    EXPECT_EQ(observer.result->error_code, "upstream_unavailable");
+    EXPECT_EQ(observer.result->error_message, "the model provider is unavailable; try again later");
+    EXPECT_EQ(mock.request_count(), 2u);
+}
+
+TEST_F(UpstreamEngineTest, AfterTheCooldownOneProbeGoesThroughAndItsSuccessClosesTheCircuit) {
+    MockUpstream sick_mock;
+    MockUpstream healthy_mock;
+    // The first five requests fail, then the provider is back.
+    ProviderConfig sick = openai_provider(sick_mock, "sick", {.id = "outage", .fail_first = 5, .fail_status = 503});
+    sick.max_retries = 0;
+    sick.circuit_breaker.cooldown = 300ms;
+    make_engine(config_with({sick, openai_provider(healthy_mock, "healthy")}));
+    for (int i = 0; i < 5; ++i) {
+        RecordingObserver observer;
+        run_response(observer);
+    }
+    ASSERT_EQ(engine->circuit_state("sick"), resilience::CircuitState::open);
+    const auto opened_at = std::chrono::steady_clock::now();
+
+    // Wait out the cool-down (a condition on the clock, not a guess).
+    ASSERT_TRUE(run_until(io, [&] { return std::chrono::steady_clock::now() >= opened_at + 400ms; }));
+    RecordingObserver probe;
+    run_response(probe);
+
+    ASSERT_TRUE(probe.result);
+    EXPECT_EQ(probe.result->outcome, Outcome::completed);
+    EXPECT_EQ(probe.result->provider, "sick");
+    EXPECT_EQ(sick_mock.request_count(), 6u);
+    EXPECT_EQ(engine->circuit_state("sick"), resilience::CircuitState::closed);
+    EXPECT_EQ(provider_metrics(0).circuit_state.value(), 0);
+}
+
+TEST_F(UpstreamEngineTest, RetryBudgetDeniesRetriesUnderA429StormAcrossManyResponses) {
+    MockUpstream mock;
+    // Every request is rate limited; a retry waits 3 s (retry-after), so every retry
+    // granted during the first wave is still in flight while the others fail.
+    ProviderConfig limited = openai_provider(mock, "limited", {.status = 429, .retry_after_ms = "3000"});
+    limited.max_retries = 1;
+    limited.circuit_breaker.enabled = false;  // the budget alone
+    make_engine(config_with({limited}));
+    constexpr int kResponses = 30;
+    std::vector<RecordingObserver> observers(kResponses);
+    std::vector<std::unique_ptr<ResponseHandle>> handles;
+    for (auto& observer : observers) handles.push_back(engine->start("gpt-test", chat(), observer));
+
+    ASSERT_TRUE(run_until(io, [&] {
+        return std::all_of(observers.begin(), observers.end(), [](const auto& o) { return o.done(); });
+    }));
+
+    // Without a budget: 30 x 2 = 60 requests. With it, retries in flight never exceed
+    // max(3, 20 % of the 30 active requests) = 6.
+    const std::size_t retries = metrics->upstream_retries.value();
+    EXPECT_LE(retries, 6u);
+    EXPECT_EQ(mock.request_count(), kResponses + retries);
+    EXPECT_EQ(provider_metrics(0).retries_denied.value(), kResponses - retries);
+    for (const auto& observer : observers) {
+        EXPECT_EQ(observer.result->outcome, Outcome::failed);
+        EXPECT_EQ(observer.result->error_code, "upstream_rate_limited");
+    }
+}
+
+TEST_F(UpstreamEngineTest, PastMaxPendingRequestsNewResponsesGoToTheNextProviderAtOnce) {
+    MockUpstream slow_mock;
+    MockUpstream fast_mock;
+    ProviderConfig slow = openai_provider(slow_mock, "slow", {.head_ms = 1500});
+    slow.max_pending_requests = 2;
+    make_engine(config_with({slow, openai_provider(fast_mock, "fast")}));
+    std::vector<RecordingObserver> observers(5);
+    std::vector<std::unique_ptr<ResponseHandle>> handles;
+    for (auto& observer : observers) handles.push_back(engine->start("gpt-test", chat(), observer));
+
+    ASSERT_TRUE(run_until(io, [&] {
+        return std::all_of(observers.begin(), observers.end(), [](const auto& o) { return o.done(); });
+    }));
+
+    int served_by_slow = 0;
+    for (const auto& observer : observers) {
+        EXPECT_EQ(observer.result->outcome, Outcome::completed);
+        served_by_slow += observer.result->provider == "slow" ? 1 : 0;
+    }
+    EXPECT_EQ(served_by_slow, 2);
+    EXPECT_EQ(slow_mock.request_count(), 2u);
+    EXPECT_EQ(fast_mock.request_count(), 3u);
+    EXPECT_EQ(provider_metrics(0).overloaded.value(), 3u);
+    EXPECT_EQ(provider_metrics(0).pending_requests.value(), 0);
+}
+
+TEST_F(UpstreamEngineTest, PastMaxPendingRequestsWithoutAFallbackTheResponseFailsAsOverloaded) {
+    MockUpstream mock;
+    ProviderConfig slow = openai_provider(mock, "slow", {.head_ms = 1500});
+    slow.max_pending_requests = 1;
+    make_engine(config_with({slow}));
+    RecordingObserver first;
+    RecordingObserver second;
+    auto first_handle = engine->start("gpt-test", chat(), first);
+    auto second_handle = engine->start("gpt-test", chat(), second);
+
+    ASSERT_TRUE(run_until(io, [&] { return second.done(); }));
+    EXPECT_FALSE(first.done());  // still waiting for its head
+    EXPECT_EQ(second.result->outcome, Outcome::failed);
+    EXPECT_EQ(second.result->error_code, "upstream_overloaded");
+    EXPECT_EQ(second.result->error_message, "the model providers are busy; try again shortly");
+    ASSERT_TRUE(run_until(io, [&] { return first.done(); }));
+    EXPECT_EQ(first.result->outcome, Outcome::completed);
+    EXPECT_EQ(mock.request_count(), 1u);
 }
 
 }  // namespace

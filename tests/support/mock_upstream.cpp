@@ -74,7 +74,8 @@ void apply_key(MockScript& script, std::string_view key, std::string_view value)
     else if (key == "texts") {
         script.texts = split_pipes(value);
         script.tokens = static_cast<int>(script.texts.size());
-    } else if (key == "first_ms") set_int(script.first_ms);
+    } else if (key == "head_ms") set_int(script.head_ms);
+    else if (key == "first_ms") set_int(script.first_ms);
     else if (key == "gap_ms") set_int(script.gap_ms);
     else if (key == "status") set_int(script.status);
     else if (key == "retry_after") script.retry_after = value;
@@ -88,6 +89,7 @@ void apply_key(MockScript& script, std::string_view key, std::string_view value)
     else if (key == "tool") script.tool = value;
     else if (key == "args") script.args = value;
     else if (key == "echo") script.echo = value.empty() || value == "true" || value == "1";
+    else if (key == "echo_secrets") script.echo_secrets = value.empty() || value == "true" || value == "1";
 }
 
 void apply_header(MockScript& script, std::string_view header) {
@@ -166,7 +168,8 @@ const char* reason_phrase(int status) {
 }
 
 // protocols.md 2.3 (OpenAI) and 3.3 (Anthropic) error bodies.
-std::string error_body(Format format, int status, const std::string& request_id) {
+// `message` (when not empty) replaces the default text.
+std::string error_body(Format format, int status, const std::string& request_id, const std::string& override_message) {
     if (format == Format::anthropic) {
         std::string type = "api_error";
         std::string message = "Internal server error";
@@ -179,6 +182,7 @@ std::string error_body(Format format, int status, const std::string& request_id)
         case 529: type = "overloaded_error"; message = "Overloaded"; break;
         default: break;
         }
+        if (!override_message.empty()) message = override_message;
         return json{{"type", "error"}, {"error", {{"type", type}, {"message", message}}}, {"request_id", request_id}}
             .dump();
     }
@@ -189,7 +193,26 @@ std::string error_body(Format format, int status, const std::string& request_id)
     if (status == 404) { code = "model_not_found"; message = "Not found (mock)"; }
     if (status == 429) { type = "requests"; code = "rate_limit_exceeded"; message = "Rate limit reached for requests (mock)"; }
     if (status >= 500) { type = "server_error"; message = status == 503 ? "The server is overloaded (mock)" : "The server had an error (mock)"; }
+    if (!override_message.empty()) message = override_message;
     return json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}}.dump();
+}
+
+// What a careless provider or proxy says back: every credential it received, in the forms
+// that reach logs in practice.
+std::string echoed_secrets(const ReceivedRequest& request) {
+    std::string key = request.header("x-api-key");
+    if (key.empty()) {
+        key = request.header("authorization");
+        if (key.starts_with("Bearer ")) key.erase(0, 7);
+    }
+    const std::string masked = key.size() > 12 ? key.substr(0, 8) + std::string(24, '*') + key.substr(key.size() - 4) : key;
+    std::string text = "Incorrect API key provided: " + masked + ". You passed " + key + " (as JSON " + json(key).dump() +
+                       ")";
+    for (const auto& [name, value] : request.headers) {
+        if (name == "host" || name == "content-length" || name == "content-type" || name == "accept") continue;
+        text += "; " + name + "=" + value + " (as JSON " + json(value).dump() + ")";
+    }
+    return text;
 }
 
 std::string sse_data(const json& payload) { return "data: " + payload.dump() + "\n\n"; }
@@ -324,6 +347,7 @@ json MockScript::to_json() const {
     if (id != defaults.id) out["id"] = id;
     if (!texts.empty()) out["texts"] = texts;
     else if (tokens != defaults.tokens) out["tokens"] = tokens;
+    if (head_ms != defaults.head_ms) out["head_ms"] = head_ms;
     if (first_ms != defaults.first_ms) out["first_ms"] = first_ms;
     if (gap_ms != defaults.gap_ms) out["gap_ms"] = gap_ms;
     if (status != defaults.status) out["status"] = status;
@@ -338,6 +362,7 @@ json MockScript::to_json() const {
     if (!tool.empty()) out["tool"] = tool;
     if (!args.empty()) out["args"] = args;
     if (echo) out["echo"] = true;
+    if (echo_secrets) out["echo_secrets"] = true;
     return out;
 }
 
@@ -558,12 +583,14 @@ private:
         }
         script.tokens = static_cast<int>(script.texts.size());
 
+        const std::string echoed = script.echo_secrets ? echoed_secrets(received) : std::string();
+        if (script.head_ms > 0 && !co_await sleep(script.head_ms)) co_return false;
         if (script.fail_first > 0 &&
             owner_.next_attempt(script.id.empty() ? received.target : script.id) <= script.fail_first) {
-            co_return co_await write_error(stream, format, script.fail_status, request_id, script, keep_alive);
+            co_return co_await write_error(stream, format, script.fail_status, request_id, script, keep_alive, echoed);
         }
         if (script.status != 200) {
-            co_return co_await write_error(stream, format, script.status, request_id, script, keep_alive);
+            co_return co_await write_error(stream, format, script.status, request_id, script, keep_alive, echoed);
         }
         std::string model = "mock-model";
         if (body.is_object() && body.contains("model") && body["model"].is_string()) {
@@ -574,8 +601,8 @@ private:
 
     template <class Stream>
     asio::awaitable<bool> write_error(Stream& stream, Format format, int status, const std::string& request_id,
-                                      const MockScript& script, bool keep_alive) {
-        const std::string body = error_body(format, status, request_id);
+                                      const MockScript& script, bool keep_alive, const std::string& message = {}) {
+        const std::string body = error_body(format, status, request_id, message);
         std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
         head += "Content-Type: application/json\r\n";
         head += (format == Format::anthropic ? "request-id: " : "x-request-id: ") + request_id + "\r\n";

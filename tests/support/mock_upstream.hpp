@@ -31,6 +31,7 @@ struct MockScript {
     std::string id;                  // "id": names the fail_first counter (default: the target)
     int tokens = 5;                  // "tokens": number of text deltas
     std::vector<std::string> texts;  // "texts": the deltas; empty = default_token(0..tokens-1)
+    int head_ms = 0;                 // "head_ms": delay before the response head (a slow provider)
     int first_ms = 0;                // "first_ms": delay before the first delta
     int gap_ms = 0;                  // "gap_ms": delay between deltas
     int status = 200;                // "status": non-200 answers with the provider's error JSON
@@ -45,6 +46,10 @@ struct MockScript {
     std::string tool;                // "tool": after the text, a tool call to this function...
     std::string args;                // "args": ...with these JSON arguments (streamed in fragments)
     bool echo = false;               // "echo": the reply text is the received request body
+    // "echo_secrets": an error reply's message quotes what the request carried, the way
+    // providers and proxies do: the API key (raw, masked like OpenAI's 401, JSON-escaped)
+    // and every request header value (raw and JSON-escaped).
+    bool echo_secrets = false;
 
     nlohmann::json to_json() const;      // only the keys that differ from the defaults
     std::string header_value() const { return to_json().dump(); }

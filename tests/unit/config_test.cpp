@@ -151,7 +151,7 @@ TEST(ConfigShippedFile, LoadsWithoutAnyEnvironmentVariable) {
     EXPECT_EQ(anthropic->kind, "anthropic");
     EXPECT_EQ(anthropic->model, "claude-sonnet-4-20250514");
     ASSERT_NE(find_provider(config, "demo"), nullptr);
-    EXPECT_EQ(config.routes.at("*"), (std::vector<std::string>{"openai", "anthropic"}));
+    EXPECT_EQ(config.routes.at("*"), (std::vector<std::string>{"openai", "anthropic", "demo"}));
     // No keys in the environment: both real providers are unusable, the load still succeeds.
     EXPECT_EQ(unusable_providers(config), (std::vector<std::string>{"anthropic", "openai"}));
 }
@@ -546,6 +546,52 @@ TEST(ConfigKeys, UnsetVariableMakesTheProviderUnusableNotTheConfigInvalid) {
     EXPECT_EQ(describe_providers(config),
               "d (demo, built-in canned replies); p (anthropic, model from client, https://api.anthropic.com, "
               "key from $MISSING_KEY (unset: unusable))");
+}
+
+TEST(ConfigKeys, ARouteWhoseEveryProviderLacksItsKeyStopsStartUpNamingTheRouteAndTheVariables) {
+    EXPECT_EQ(error_of(R"({"providers": {
+        "p": {"kind": "anthropic", "base_url": "https://api.anthropic.com", "api_key_env": "MISSING_KEY"},
+        "q": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OTHER_KEY"}},
+        "routes": {"gpt-4o": ["p", "q"]}})"),
+              "config error: routes.gpt-4o: no provider of this route can be used: $MISSING_KEY (provider \"p\"), "
+              "$OTHER_KEY (provider \"q\") is not set; set the variable, or list \"demo\" in the route to answer "
+              "with canned demo replies");
+    // With the key set it loads.
+    EXPECT_NO_THROW(from_json(R"({"providers": {
+        "p": {"kind": "anthropic", "base_url": "https://api.anthropic.com", "api_key_env": "MISSING_KEY"}}})",
+                              FakeEnvironment{{"MISSING_KEY", "sk-ant-value"}}));
+}
+
+TEST(ConfigKeys, ResilienceKeysAreReadAndValidated) {
+    const Config config = from_json(R"({"providers": {"p": {"kind": "openai", "base_url": "https://x/v1",
+        "circuit_breaker": {"enabled": false, "consecutive_failures": 3, "failure_rate": 0.25, "min_requests": 7,
+                            "window_ms": 5000, "cooldown_ms": 2500},
+        "retry_budget": {"fraction": 0.1, "min_retries": 1}, "max_pending_requests": 32}}})");
+    const ProviderConfig& p = config.providers.at(0);
+    EXPECT_FALSE(p.circuit_breaker.enabled);
+    EXPECT_EQ(p.circuit_breaker.consecutive_failures, 3);
+    EXPECT_EQ(p.circuit_breaker.failure_rate, 0.25);
+    EXPECT_EQ(p.circuit_breaker.min_requests, 7);
+    EXPECT_EQ(p.circuit_breaker.window, std::chrono::milliseconds(5000));
+    EXPECT_EQ(p.circuit_breaker.cooldown, std::chrono::milliseconds(2500));
+    EXPECT_EQ(p.retry_budget.fraction, 0.1);
+    EXPECT_EQ(p.retry_budget.min_retries, 1u);
+    EXPECT_EQ(p.max_pending_requests, 32u);
+    // Defaults.
+    const ProviderConfig defaults;
+    EXPECT_EQ(defaults.circuit_breaker.consecutive_failures, 5);
+    EXPECT_EQ(defaults.circuit_breaker.cooldown, std::chrono::seconds(10));
+    EXPECT_EQ(defaults.retry_budget.fraction, 0.2);
+    EXPECT_EQ(defaults.retry_budget.min_retries, 3u);
+    EXPECT_EQ(defaults.max_pending_requests, 256u);
+
+    const std::string provider = R"({"providers": {"p": {"kind": "openai", "base_url": "https://x/v1", )";
+    EXPECT_EQ(error_of(provider + R"("retry_budget": {"fraction": 1.5}}}})"),
+              "config error: providers.p.retry_budget.fraction: expected a number >= 0 and <= 1");
+    EXPECT_EQ(error_of(provider + R"("max_pending_requests": 0}}})"),
+              "config error: providers.p.max_pending_requests: expected an integer >= 1 and <= 1000000");
+    EXPECT_EQ(error_of(provider + R"("circuit_breaker": {"cooldown": 5}}}})"),
+              "config error: providers.p.circuit_breaker.cooldown: unknown key (did you mean cooldown_ms?)");
 }
 
 TEST(ConfigKeys, ReadFromAKeyFileAndTrimmed) {
