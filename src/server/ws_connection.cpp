@@ -298,6 +298,7 @@ void WsConnection<NextLayer>::on_idle_check(clock::time_point now) {
 
 template <class NextLayer>
 void WsConnection<NextLayer>::on_shutdown() {
+    if (handler_ && !close_requested_) handler_->on_shutdown();
     close(static_cast<std::uint16_t>(websocket::close_code::going_away), "server shutting down");
 }
 

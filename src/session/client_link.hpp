@@ -32,6 +32,9 @@ public:
     virtual void on_send_queue_high() = 0;               // backpressure on
     virtual void on_send_queue_low() = 0;                // backpressure off
     virtual void on_closed() = 0;                        // the connection is gone; no more sends
+    // The server is about to close the connection (1001, drain deadline): finish what is
+    // in flight with a last event. The link can still send.
+    virtual void on_shutdown() {}
 };
 
 }  // namespace voxgate::session
