@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "support/load_scale.hpp"
 #include "support/test_gateway.hpp"
 #include "support/ws_client.hpp"
 
@@ -141,11 +142,11 @@ TEST(Binary, SigtermClosesWebSocketsWith1001AndExitsZero) {
 // going ends with response.done (incomplete), then each socket is closed with 1001, and
 // the process exits 0.
 TEST(Binary, SigtermDrainsAThousandStreamsEachEndingWithResponseDoneThen1001) {
-    constexpr int streams = 1000;
+    const int streams = load_count(1000, 200);
     rlimit files{};
     ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &files), 0);
-    if (files.rlim_cur < 3 * streams) {
-        files.rlim_cur = std::min<rlim_t>(files.rlim_max, 4 * streams);
+    if (files.rlim_cur < static_cast<rlim_t>(3 * streams)) {
+        files.rlim_cur = std::min<rlim_t>(files.rlim_max, static_cast<rlim_t>(4 * streams));
         ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &files), 0);  // the child inherits it too
     }
     ASSERT_GE(files.rlim_cur, static_cast<rlim_t>(2 * streams + 100)) << "the hard RLIMIT_NOFILE is too low";
