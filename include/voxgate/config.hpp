@@ -48,7 +48,10 @@ struct WebSocketConfig {
 };
 
 struct ShutdownConfig {
-    std::chrono::seconds drain_seconds{10};
+    // After SIGTERM /readyz says 503 at once, but listeners keep accepting this long so a
+    // load balancer can notice before connections are refused.
+    std::chrono::seconds readiness_grace{5};
+    std::chrono::seconds drain_seconds{10};  // then in-flight responses get this long
 };
 
 struct LogConfig {

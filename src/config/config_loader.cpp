@@ -486,6 +486,7 @@ void read_websocket(JsonSection section, WebSocketConfig& websocket) {
 }
 
 void read_shutdown(JsonSection section, ShutdownConfig& shutdown) {
+    section.read_duration("readiness_grace_seconds", shutdown.readiness_grace, between(0, max_seconds));
     section.read_duration("drain_seconds", shutdown.drain_seconds, between(0, max_seconds));
     section.reject_unknown_keys();
 }

@@ -33,6 +33,8 @@ inline constexpr std::string_view session_not_found = "session_not_found";  // r
 inline constexpr std::string_view session_taken_over = "session_taken_over";  // another connection resumed it
 // the item or settings alone exceed limits.max_conversation_bytes
 inline constexpr std::string_view conversation_too_large = "conversation_too_large";
+// the server is draining (SIGTERM): no new responses
+inline constexpr std::string_view server_shutting_down = "server_shutting_down";
 // abuse
 inline constexpr std::string_view rate_limit_exceeded = "rate_limit_exceeded";
 // upstream, when the provider layer gives no code of its own

@@ -44,7 +44,8 @@ struct GatewayContext {
     session::SessionRegistry registry;
     std::unique_ptr<metrics::Collector> collector;
     ClientHandlerFactory make_handler;
-    std::atomic<bool> draining{false};
+    std::atomic<bool> draining{false};            // SIGTERM came: /readyz answers 503
+    std::atomic<bool> refusing_new_work{false};   // the readiness grace is over: no new sessions or responses
     std::atomic<std::int64_t> websocket_connections{0};  // across shards, for limits.max_connections
 };
 

@@ -108,7 +108,7 @@ void HttpSession<Stream>::upgrade(HttpRequest request) {
         shard_.metrics().http_request(metrics::HttpPath::realtime, 503);
         send(error_response(http::status::service_unavailable, "unavailable", message, request.version(), false));
     };
-    if (gateway.draining.load(std::memory_order_relaxed)) return refuse("server is shutting down");
+    if (gateway.refusing_new_work.load(std::memory_order_relaxed)) return refuse("server is shutting down");
     if (gateway.websocket_connections.load(std::memory_order_relaxed) >=
         static_cast<std::int64_t>(gateway.config.limits.max_connections))
         return refuse("connection limit reached");

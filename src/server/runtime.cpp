@@ -127,8 +127,12 @@ std::int64_t Runtime::responses_in_flight() const {
 void Runtime::shutdown() {
     auto& ctx = *context_;
     if (ctx.draining.exchange(true)) return;
-    spdlog::info("shutting down: refusing new connections, draining for up to {} s",
-                 ctx.config.shutdown.drain_seconds.count());
+    // Readiness fails first; connections are still accepted and served while load
+    // balancers notice (the Kubernetes pattern), then new work is refused.
+    spdlog::info("shutting down: /readyz is 503; still accepting for {} s, then draining for up to {} s",
+                 ctx.config.shutdown.readiness_grace.count(), ctx.config.shutdown.drain_seconds.count());
+    std::this_thread::sleep_for(ctx.config.shutdown.readiness_grace);
+    ctx.refusing_new_work.store(true);
     run_on_every_shard([this](Shard& shard) {
         for (auto& listener : listeners_)
             if (&listener->shard() == &shard) listener->stop();

@@ -27,8 +27,10 @@ public:
     tcp::endpoint local_endpoint() const;
     void start();  // runs the shard threads
 
-    // Graceful stop: refuse new work, let streaming responses finish within
-    // shutdown.drain_seconds, close WebSockets with 1001, stop the threads.
+    // Graceful stop (README "Operations"): /readyz 503 while still accepting for
+    // shutdown.readiness_grace, then refuse new sessions and responses, let streaming
+    // responses finish within shutdown.drain_seconds, end the rest incomplete, close
+    // WebSockets with 1001, stop the threads. Blocks the caller (the signal thread).
     void shutdown();
     void join();
 

@@ -36,6 +36,7 @@ void wire_gateway(Runtime& runtime) {
             .executor = shard.io_context().get_executor(),
             .metrics = &shard.metrics(),
             .preset = preset,
+            .refusing_new_work = &gateway.refusing_new_work,
         }));
     }
     auto& first = *runtime.shards().front();

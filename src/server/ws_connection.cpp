@@ -329,6 +329,7 @@ void WsConnection<NextLayer>::fail_internal() {
 
 template <class NextLayer>
 void WsConnection<NextLayer>::on_shutdown() {
+    if (handler_ && !close_requested_) handler_->on_shutdown();
     close(static_cast<std::uint16_t>(websocket::close_code::going_away), "server shutting down");
 }
 

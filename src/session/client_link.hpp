@@ -34,6 +34,9 @@ public:
     virtual void on_closed() = 0;                        // the connection is gone; no more sends
     // Names the session in logs (e.g. its session id); "" if it has none yet. Never a secret.
     virtual std::string log_id() const { return {}; }
+    // The server is about to close the connection (1001, drain deadline): finish what is
+    // in flight with a last event. The link can still send.
+    virtual void on_shutdown() {}
 };
 
 }  // namespace voxgate::session

@@ -242,6 +242,17 @@ void RealtimeSession::on_closed() {
     shut_down();
 }
 
+// The drain deadline passed with this response still streaming: it ends incomplete, so
+// the client gets a response.done before the 1001 close (its partial text is kept).
+void RealtimeSession::on_shutdown() {
+    if (!response_ || link_closed_) return;
+    if (response_->handle) response_->handle->cancel();
+    protocol::ResponseEnd end;
+    end.status = protocol::ResponseStatus::incomplete;
+    end.reason = "server_shutting_down";
+    finish_response(end);
+}
+
 void RealtimeSession::shut_down() {
     link_closed_ = true;  // the link may be gone: nothing more is sent
     state_ = State::closed;
@@ -466,6 +477,14 @@ void RealtimeSession::truncate_item(const std::string& event_id, const protocol:
 // Responses
 
 void RealtimeSession::create_response(const std::string& event_id, protocol::ResponseCreate& request) {
+    if (context_.refusing_new_work && context_.refusing_new_work->load(std::memory_order_relaxed)) {
+        ProtocolError error;
+        error.type = "server_error";
+        error.code = codes::server_shutting_down;
+        error.message = "the server is shutting down and starts no new responses; reconnect to continue";
+        error.event_id = event_id;
+        return send(protocol::error_event(error));
+    }
     if (response_)
         return reject(event_id, codes::conversation_already_has_active_response,
                       "conversation already has an active response " + response_->stream.id());

@@ -20,6 +20,7 @@
 //
 // Close codes it uses: 1008 (rate limit persisted; too many events before session.created),
 // 4000 (session taken over by a newer connection that resumed it).
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -58,6 +59,8 @@ struct RealtimeContext {
     // `sessions` per session when null.
     std::shared_ptr<const protocol::SessionSettings> preset = nullptr;
     Clock::time_point (*now)() = &Clock::now;  // rate limit and resume TTL; tests replace it
+    // Set when the server drains: response.create is refused (server_shutting_down).
+    const std::atomic<bool>* refusing_new_work = nullptr;
 };
 
 // From the accepted upgrade: the URL's query, who the client is and where it connects from.
@@ -91,6 +94,7 @@ public:
     // The session id resumes the session, so logs get only a prefix: enough to correlate
     // with the client's report, useless as a credential.
     std::string log_id() const override { return session_id_.substr(0, 13); }
+    void on_shutdown() override;
 
     // "sess_..." once the conversation is ready; "" before.
     const std::string& session_id() const { return session_id_; }

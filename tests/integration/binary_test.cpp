@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <fstream>
 #include <thread>
 
+#include "support/load_scale.hpp"
 #include "support/test_gateway.hpp"
 #include "support/ws_client.hpp"
 
@@ -156,6 +158,62 @@ TEST(Binary, SigtermClosesWebSocketsWith1001AndExitsZero) {
     EXPECT_EQ(client->close_reason().code, websocket::close_code::going_away);
     EXPECT_EQ(child.wait(20s), 0) << child.stderr_text();
     EXPECT_NE(child.stderr_text().find("shutdown complete"), std::string::npos);
+}
+
+// Drain (README "Operations"): 1,000 responses streaming when SIGTERM comes. /readyz turns
+// 503 at once while the port still accepts; at the drain deadline every stream still
+// going ends with response.done (incomplete), then each socket is closed with 1001, and
+// the process exits 0.
+TEST(Binary, SigtermDrainsAThousandStreamsEachEndingWithResponseDoneThen1001) {
+    const int streams = load_count(1000, 200);
+    rlimit files{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &files), 0);
+    if (files.rlim_cur < static_cast<rlim_t>(3 * streams)) {
+        files.rlim_cur = std::min<rlim_t>(files.rlim_max, static_cast<rlim_t>(4 * streams));
+        ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &files), 0);  // the child inherits it too
+    }
+    ASSERT_GE(files.rlim_cur, static_cast<rlim_t>(2 * streams + 100)) << "the hard RLIMIT_NOFILE is too low";
+
+    auto port = free_port();
+    // The demo provider at 2 tokens/s: no reply finishes within the 1 s grace + 2 s drain.
+    auto path = write_temp_config(R"({ "shutdown": { "readiness_grace_seconds": 1, "drain_seconds": 2 },
+        "limits": { "max_connections": 5000 },
+        "providers": { "demo": { "kind": "demo", "demo_tokens_per_second": 2, "demo_first_token_delay_ms": 1 } },
+        "routes": { "*": ["demo"] } })");
+    ChildProcess child({"--config", path, "--listen", listen_arg(port), "--threads", "2"});
+    ASSERT_TRUE(wait_healthy(port, 10s)) << child.stderr_text();
+
+    std::vector<std::unique_ptr<WsClient>> clients;
+    clients.reserve(streams);
+    for (int i = 0; i < streams; ++i) {
+        clients.push_back(WsClient::connect(port, {.target = "/v1/realtime", .read_timeout = 30s}));
+        clients.back()->send_text(R"({"type":"response.create"})");
+    }
+    for (auto& client : clients) client->read_until("response.created");
+    EXPECT_EQ(http_get(port, "/readyz").status, 200);
+
+    child.signal(SIGTERM);
+    // Readiness fails at once (within the 1 s grace), while the port still accepts.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    int readiness = 200;
+    while (readiness == 200 && std::chrono::steady_clock::now() < deadline) readiness = http_get(port, "/readyz").status;
+    EXPECT_EQ(readiness, 503);
+
+    int completed = 0, incomplete = 0, closed_going_away = 0;
+    for (auto& client : clients) {
+        const auto done = client->read_until("response.done");
+        const std::string status = done["response"].value("status", "");
+        if (status == "completed") ++completed;
+        if (status == "incomplete") ++incomplete;
+        while (client->read()) {
+        }
+        if (client->close_reason().code == boost::beast::websocket::close_code::going_away) ++closed_going_away;
+    }
+    EXPECT_EQ(completed + incomplete, streams);
+    EXPECT_GT(incomplete, 0) << "the drain deadline came before the demo replies ended";
+    EXPECT_EQ(closed_going_away, streams);
+    EXPECT_EQ(child.wait(30s), 0) << child.stderr_text();
+    ::unlink(path.c_str());
 }
 
 }  // namespace

@@ -1346,6 +1346,41 @@ TEST(RealtimeE2E, ShutdownLetsTheStreamingResponseFinishThenClosesWith1001) {
     stopper.join();
 }
 
+// During the drain (after the readiness grace) connected clients start no new paid
+// responses; the one already streaming is cut at the drain deadline with a response.done.
+TEST(RealtimeE2E, DrainRefusesNewResponsesAndEndsTheStreamingOneIncompleteBefore1001) {
+    MockUpstream mock;
+    Config config = gateway_config(mock);
+    config.shutdown.drain_seconds = std::chrono::seconds(2);
+    TestGateway gateway(config);
+    RealtimeClient streaming(gateway.port());
+    RealtimeClient idle(gateway.port());
+    streaming.send(user_message("Go on and on [mock tokens=1000 gap_ms=50]"));
+    streaming.read_through("conversation.item.done");
+    streaming.send(response_create());
+    streaming.read_through("response.output_text.delta");
+
+    std::thread stopper([&] { gateway.shutdown(); });
+    idle.send(response_create());
+    // The request may race the start of the drain: a response that got in before it
+    // ends (completed or cut); the first one after it is refused.
+    json refused;
+    for (int attempt = 0; attempt < 50 && refused.is_null(); ++attempt) {
+        const json reply = idle.next();
+        if (reply.value("type", "") == "error" && reply["error"].value("code", "") == "server_shutting_down") refused = reply;
+        else if (reply.value("type", "") == "response.done") idle.send(response_create());
+    }
+    ASSERT_FALSE(refused.is_null());
+    EXPECT_EQ(refused["error"].value("type", ""), "server_error") << refused.dump();
+
+    const json done = streaming.read_through("response.done").back();
+    EXPECT_EQ(done["response"].value("status", ""), "incomplete") << done.dump();
+    EXPECT_EQ(done["response"]["status_details"].value("reason", ""), "server_shutting_down") << done.dump();
+    EXPECT_EQ(read_until_closed(streaming.ws()), 1001);
+    EXPECT_EQ(read_until_closed(idle.ws()), 1001);
+    stopper.join();
+}
+
 TEST(RealtimeE2E, ItemInsertedAtTheRootAndResponseOverridesReachTheProvider) {
     MockUpstream mock;
     TestGateway gateway(gateway_config(mock));

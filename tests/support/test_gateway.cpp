@@ -29,6 +29,7 @@ Config test_config() {
     config.server.listen_port = 0;
     config.server.threads = 2;
     config.log.level = "warn";
+    config.shutdown.readiness_grace = std::chrono::seconds(0);  // tests that need one set it
     ProviderConfig demo;
     demo.name = "demo";
     demo.kind = "demo";
