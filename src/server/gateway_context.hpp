@@ -15,6 +15,7 @@
 
 #include "auth/client_key.hpp"
 #include "metrics/collector.hpp"
+#include "server/connection_admission.hpp"
 #include "session/client_link.hpp"
 #include "session/session_registry.hpp"
 #include "voxgate/config.hpp"
@@ -45,7 +46,8 @@ struct GatewayContext {
     std::unique_ptr<metrics::Collector> collector;
     ClientHandlerFactory make_handler;
     std::atomic<bool> draining{false};
-    std::atomic<std::int64_t> websocket_connections{0};  // across shards, for limits.max_connections
+    std::atomic<std::int64_t> websocket_connections{0};  // open WebSockets across shards (drain waits for 0)
+    ConnectionAdmission admission;  // every TCP connection: limits.max_connections and per-address limits
 };
 
 // Splits "a=1&b=x%20y" into decoded pairs. Malformed escapes are kept literally.

@@ -1,5 +1,6 @@
 #include "server/idle_sweeper.hpp"
 
+#include <cassert>
 #include <vector>
 
 namespace voxgate::server {
@@ -7,12 +8,35 @@ namespace voxgate::server {
 IdleSweeper::IdleSweeper(asio::io_context& ioc, std::chrono::milliseconds period, std::chrono::milliseconds threshold)
     : timer_(ioc.get_executor()), period_(period), threshold_(threshold) {}
 
-void IdleSweeper::track(IdleTracked& connection) { list_.push_back(connection); }
-
-void IdleSweeper::touch(IdleTracked& connection, clock::time_point) {
-    if (!connection.is_linked()) return;  // finished connections stay off the list
+void IdleSweeper::track(IdleTracked& connection) {
     connection.unlink();
-    list_.push_back(connection);
+    connection.watched_ = false;
+    connection.last_activity_ = clock::now();
+    idle_.push_back(connection);
+}
+
+void IdleSweeper::touch(IdleTracked& connection, clock::time_point now) {
+    if (!connection.is_linked()) return;  // finished connections stay off the lists
+    // The clock is monotonic, so appending `now` keeps the idle list sorted.
+    connection.last_activity_ = now;
+    if (connection.watched_) return;
+    connection.unlink();
+    idle_.push_back(connection);
+}
+
+void IdleSweeper::watch(IdleTracked& connection) {
+    if (!connection.is_linked() || connection.watched_) return;
+    connection.unlink();
+    connection.watched_ = true;
+    watched_.push_back(connection);
+}
+
+void IdleSweeper::unwatch(IdleTracked& connection, clock::time_point now) {
+    if (!connection.is_linked() || !connection.watched_) return;
+    connection.unlink();
+    connection.watched_ = false;
+    connection.last_activity_ = now;
+    idle_.push_back(connection);
 }
 
 void IdleSweeper::start() {
@@ -30,26 +54,40 @@ void IdleSweeper::arm() {
     timer_.expires_after(period_);
     timer_.async_wait([this](error_code ec) {
         if (ec || stopped_) return;
-        sweep();
+        sweep(clock::now());
         arm();
     });
 }
 
-void IdleSweeper::sweep() {
-    auto now = clock::now();
-    // Collect first: on_idle_check may unlink (close) or touch (re-append) connections.
-    std::vector<IdleTracked*> stale;
-    for (auto& connection : list_) {
-        if (now - connection.last_activity() < threshold_) break;
-        stale.push_back(&connection);
+void IdleSweeper::check_order() const {
+#ifndef NDEBUG
+    const IdleTracked* previous = nullptr;
+    for (const auto& connection : idle_) {
+        assert(!connection.watched_);
+        assert(!previous || previous->last_activity_ <= connection.last_activity_);
+        previous = &connection;
     }
-    for (auto* connection : stale)
+    for (const auto& connection : watched_) assert(connection.watched_);
+#endif
+}
+
+void IdleSweeper::sweep(clock::time_point now) {
+    check_order();
+    // Collect first: on_idle_check may unlink (close), touch or (un)watch connections.
+    std::vector<IdleTracked*> due;
+    for (auto& connection : watched_) due.push_back(&connection);
+    for (auto& connection : idle_) {
+        if (now - connection.last_activity_ < threshold_) break;
+        due.push_back(&connection);
+    }
+    for (auto* connection : due)
         if (connection->is_linked()) connection->on_idle_check(now);
 }
 
 void IdleSweeper::shutdown_all() {
     std::vector<IdleTracked*> all;
-    for (auto& connection : list_) all.push_back(&connection);
+    for (auto& connection : watched_) all.push_back(&connection);
+    for (auto& connection : idle_) all.push_back(&connection);
     for (auto* connection : all)
         if (connection->is_linked()) connection->on_shutdown();
 }
