@@ -1252,16 +1252,17 @@ StreamedResponse read_default_token_response(WsClient& ws) {
 TEST(RealtimeE2E, SlowReaderGetsEveryTokenInOrderWithoutBeingDisconnected) {
     MockUpstream mock;
     Config config = gateway_config(mock);
-    config.limits.send_queue_bytes = 256 * 1024;
+    config.limits.send_queue_bytes = 512 * 1024;
+    config.limits.max_response_bytes = 512 * 1024;  // the whole (about 440 KB) text is wanted
     TestGateway gateway(config);
     // A small receive buffer, set before connect, so the kernel cannot absorb the stream.
     RealtimeClient client(gateway.port(), "?model=gpt-e2e", 4096);
 
-    // About 7 MB of delta frames while the client does not read: more than the send queue's
-    // hard limit (8 x 256 KiB) plus every socket buffer of the connection (tcp_wmem allows
+    // About 8.5 MB of delta frames while the client does not read: more than the send queue's
+    // hard limit (8 x 512 KiB) plus every socket buffer of the connection (tcp_wmem allows
     // 4 MiB), so the client survives only if the gateway holds the provider back. The
     // response text itself stays small enough for the closing burst (see the next test).
-    constexpr int tokens = 40000;
+    constexpr int tokens = 50000;
     client.send(user_message("Flood me [mock tokens=" + std::to_string(tokens) + "]"));
     client.read_through("conversation.item.done");
     client.send(response_create());
