@@ -59,7 +59,9 @@ TEST(ConnectionAdmission, AddressTableIsBoundedAndForgetsQuietAddresses) {
     limits.max_connections_per_ip = 10;
     limits.max_handshakes_per_second_per_ip = 50;
     metrics::Gauge open;
-    auto now = std::chrono::steady_clock::now();
+    // release() reads the real clock: admitting "an hour from now" keeps every bucket
+    // refilling however slowly this loop runs.
+    auto now = std::chrono::steady_clock::now() + 1h;
     // Many addresses, one connection each, closed at once: their buckets are still
     // refilling, so their entries stay, until the table is full.
     int table_full = 0;
