@@ -35,12 +35,19 @@ struct LimitsConfig {
     std::chrono::seconds idle_timeout{60};            // no frame (not even a pong) for this long -> close
     std::chrono::seconds ping_interval{20};           // ping a connection silent for this long
     double max_events_per_second = 50;                // client events; over it -> error, then 1008
-    std::size_t max_connections = 100000;             // across all shards; over it -> 503 on upgrade
+    std::size_t max_connections = 100000;             // TCP connections, all kinds; over it -> closed at accept
     // Everything one conversation stores (items with all their fields and a fixed cost per
     // item and content part, instructions, tools); past it the oldest items are evicted.
     std::size_t max_conversation_bytes = 2 * 1024 * 1024;
     // Text + tool arguments of one response; past it the response ends `incomplete`.
     std::size_t max_response_bytes = 128 * 1024;
+    std::size_t max_connections_per_ip = 1000;        // per client address; 0 = off
+    std::size_t max_handshakes_per_second_per_ip = 50;  // new connections per address per second; 0 = off
+    std::chrono::seconds handshake_timeout{10};       // accept -> TLS -> HTTP request -> upgrade
+    std::chrono::seconds slow_client_timeout{30};     // queued bytes and no write progress -> 1008
+    std::chrono::seconds message_timeout{30};         // a started WebSocket message must complete -> 1008
+    std::size_t max_pings_per_second = 10;            // client pings; over it -> 1008; 0 = off
+    std::size_t max_requests_per_connection = 1000;   // HTTP keep-alive requests; 0 = unlimited
 };
 
 struct WebSocketConfig {

@@ -449,6 +449,14 @@ void read_limits(JsonSection section, LimitsConfig& limits) {
     section.read_integer("max_conversation_bytes", limits.max_conversation_bytes, at_least(64 * 1024));
     const bool response_bytes_given = section.find("max_response_bytes") != nullptr;
     section.read_integer("max_response_bytes", limits.max_response_bytes, at_least(1024));
+    section.read_integer("max_connections_per_ip", limits.max_connections_per_ip, at_least(0));
+    section.read_integer("max_handshakes_per_second_per_ip", limits.max_handshakes_per_second_per_ip,
+                         between(0, 1000000));
+    section.read_duration("handshake_timeout_seconds", limits.handshake_timeout, between(1, max_seconds));
+    section.read_duration("slow_client_timeout_seconds", limits.slow_client_timeout, between(1, max_seconds));
+    section.read_duration("message_timeout_seconds", limits.message_timeout, between(1, max_seconds));
+    section.read_integer("max_pings_per_second", limits.max_pings_per_second, between(0, 1000000));
+    section.read_integer("max_requests_per_connection", limits.max_requests_per_connection, at_least(0));
     section.reject_unknown_keys();
 
     // Left out: the default shrinks to fit a small send queue or conversation budget.

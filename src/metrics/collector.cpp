@@ -93,6 +93,28 @@ std::vector<MetricFamily> Collector::collect() const {
     add_sum(out, shards_, "voxgate_internal_errors_total",
             "Exceptions stopped at an event-loop entry; each ended only its own connection, session or transfer.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.internal_errors.value(); });
+    add_sum(out, shards_, "voxgate_tcp_connections_open",
+            "Accepted TCP connections still open (HTTP, handshaking, WebSocket, closing).", MetricType::Gauge,
+            [](const ShardMetrics& s) { return s.tcp_connections_open.value(); });
+    add_sum(out, shards_, "voxgate_ws_send_queue_bytes", "Bytes queued for WebSocket clients, not yet written.",
+            MetricType::Gauge, [](const ShardMetrics& s) { return s.ws_send_queue_bytes.value(); });
+    add_sum(out, shards_, "voxgate_ws_backpressure_total",
+            "Times a client's send queue crossed limits.send_queue_bytes and its upstream was paused.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.ws_backpressure.value(); });
+    add_sum(out, shards_, "voxgate_accept_errors_total", "accept() failures (out of descriptors or memory).",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.accept_errors.value(); });
+    {
+        auto f = family("voxgate_connections_closed_total",
+                        "Connections the gateway refused at accept or closed on a limit, by reason.",
+                        MetricType::Counter);
+        for (std::size_t r = 0; r < connection_close_count; ++r) {
+            double total = 0;
+            for (auto* shard : shards_) total += static_cast<double>(shard->connections_closed[r].value());
+            f.metric.push_back(scalar(MetricType::Counter, total,
+                                      {{"reason", connection_close_label(static_cast<ConnectionClose>(r))}}));
+        }
+        out.push_back(std::move(f));
+    }
     add_sum(out, shards_, "voxgate_ws_messages_received_total", "WebSocket messages received from clients.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.ws_messages_received.value(); });
     add_sum(out, shards_, "voxgate_ws_messages_sent_total", "WebSocket messages written to clients.",

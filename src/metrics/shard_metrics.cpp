@@ -56,4 +56,21 @@ const char* response_status_label(ResponseStatus status) {
     return "failed";
 }
 
+const char* connection_close_label(ConnectionClose reason) {
+    switch (reason) {
+        case ConnectionClose::max_connections: return "max_connections";
+        case ConnectionClose::max_connections_per_ip: return "max_connections_per_ip";
+        case ConnectionClose::handshake_rate: return "handshake_rate";
+        case ConnectionClose::peer_table_full: return "peer_table_full";
+        case ConnectionClose::handshake_timeout: return "handshake_timeout";
+        case ConnectionClose::idle_timeout: return "idle_timeout";
+        case ConnectionClose::slow_client: return "slow_client";
+        case ConnectionClose::message_timeout: return "message_timeout";
+        case ConnectionClose::ping_rate: return "ping_rate";
+        case ConnectionClose::send_queue_overflow: return "send_queue_overflow";
+        case ConnectionClose::close_timeout: break;
+    }
+    return "close_timeout";
+}
+
 }  // namespace voxgate::metrics

@@ -84,6 +84,23 @@ private:
     std::array<Counter, 501> slots_;
 };
 
+// Why the gateway refused or closed a connection on its own (voxgate_connections_closed_total{reason}).
+enum class ConnectionClose : std::uint8_t {
+    max_connections,         // refused at accept: limits.max_connections
+    max_connections_per_ip,  // refused at accept: limits.max_connections_per_ip
+    handshake_rate,          // refused at accept: limits.max_handshakes_per_second_per_ip
+    peer_table_full,         // refused at accept: too many distinct client addresses tracked
+    handshake_timeout,       // accept -> TLS -> HTTP request -> upgrade took too long
+    idle_timeout,            // nothing received for limits.idle_timeout_seconds
+    slow_client,             // no write progress for limits.slow_client_timeout_seconds
+    message_timeout,         // a started message did not complete in limits.message_timeout_seconds
+    ping_rate,               // more than limits.max_pings_per_second
+    send_queue_overflow,     // send queue past 8x limits.send_queue_bytes
+    close_timeout,           // the peer did not answer our close frame in time
+};
+inline constexpr std::size_t connection_close_count = 11;
+const char* connection_close_label(ConnectionClose reason);
+
 struct ProviderMetrics {
     StatusCodeCounters requests;  // voxgate_upstream_requests_total{provider,code}
     Histogram first_byte_seconds{latency_buckets()};
@@ -105,6 +122,14 @@ struct alignas(64) ShardMetrics {
     Counter ws_messages_received;
     Counter ws_messages_sent;
     Counter ws_bytes_sent;
+    Gauge tcp_connections_open;  // every accepted TCP connection still open
+    Gauge ws_send_queue_bytes;   // bytes queued for WebSocket clients, all connections
+    Counter ws_backpressure;     // times a client's send queue crossed its high-water mark
+    Counter accept_errors;       // accept() failures (EMFILE, ENOMEM...)
+    std::array<Counter, connection_close_count> connections_closed;
+    void connection_closed(ConnectionClose reason) noexcept {
+        connections_closed[static_cast<std::size_t>(reason)].inc();
+    }
     std::array<StatusCodeCounters, http_path_count> http_requests;
     // exceptions stopped by the barrier (metrics/failure_barrier.hpp)
     Counter internal_errors;

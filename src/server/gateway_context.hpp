@@ -15,6 +15,7 @@
 
 #include "auth/client_key.hpp"
 #include "metrics/collector.hpp"
+#include "server/connection_admission.hpp"
 #include "session/client_link.hpp"
 #include "session/session_registry.hpp"
 #include "voxgate/config.hpp"
@@ -46,7 +47,8 @@ struct GatewayContext {
     ClientHandlerFactory make_handler;
     std::atomic<bool> draining{false};            // SIGTERM came: /readyz answers 503
     std::atomic<bool> refusing_new_work{false};   // the readiness grace is over: no new sessions or responses
-    std::atomic<std::int64_t> websocket_connections{0};  // across shards, for limits.max_connections
+    std::atomic<std::int64_t> websocket_connections{0};  // open WebSockets across shards (drain waits for 0)
+    ConnectionAdmission admission;  // every TCP connection: limits.max_connections and per-address limits
 };
 
 // Splits "a=1&b=x%20y" into decoded pairs. Malformed escapes are kept literally.

@@ -39,12 +39,19 @@ http::status status_for_read_error(error_code ec) {
 }  // namespace
 
 template <class Stream>
-HttpSession<Stream>::HttpSession(Stream&& stream, beast::flat_buffer&& buffer, Shard& shard)
-    : IdleTracked(shard.metrics().internal_errors), stream_(std::move(stream)), buffer_(std::move(buffer)), shard_(shard) {}
+HttpSession<Stream>::HttpSession(Stream&& stream, beast::flat_buffer&& buffer, ConnectionSlot slot,
+                                 clock::time_point handshake_deadline, Shard& shard)
+    : IdleTracked(shard.metrics().internal_errors),
+      stream_(std::move(stream)),
+      buffer_(std::move(buffer)),
+      slot_(std::move(slot)),
+      shard_(shard),
+      handshake_deadline_(handshake_deadline) {}
 
 template <class Stream>
 void HttpSession<Stream>::run() {
     shard_.sweeper().track(*this);
+    shard_.sweeper().watch(*this);  // until the first request is in: handshake deadline
     if constexpr (is_tls<Stream>) {
         stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
                                 contained_handler(this->shared_from_this(), &HttpSession::on_handshake));
@@ -78,8 +85,9 @@ void HttpSession<Stream>::on_read(error_code ec, std::size_t) {
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == asio::error::eof ||
         ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated)
         return shutdown();
-    last_activity_ = clock::now();
-    shard_.sweeper().touch(*this, last_activity_);
+    auto now = clock::now();
+    if (requests_read_++ == 0) shard_.sweeper().unwatch(*this, now);  // the handshake phase is over
+    shard_.sweeper().touch(*this, now);
     if (ec) {
         auto status = status_for_read_error(ec);
         shard_.metrics().http_request(metrics::HttpPath::other, static_cast<int>(status));
@@ -97,7 +105,8 @@ void HttpSession<Stream>::on_read(error_code ec, std::size_t) {
     }
     auto response = handle_http_request(request, shard_);
     shard_.metrics().http_request(classify_path(path), static_cast<int>(response.result_int()));
-    if (shutting_down_) response.keep_alive(false);
+    const auto max_requests = shard_.gateway().config.limits.max_requests_per_connection;
+    if (shutting_down_ || (max_requests > 0 && requests_read_ >= max_requests)) response.keep_alive(false);
     send(std::move(response));
 }
 
@@ -109,9 +118,6 @@ void HttpSession<Stream>::upgrade(HttpRequest request) {
         send(error_response(http::status::service_unavailable, "unavailable", message, request.version(), false));
     };
     if (gateway.refusing_new_work.load(std::memory_order_relaxed)) return refuse("server is shutting down");
-    if (gateway.websocket_connections.load(std::memory_order_relaxed) >=
-        static_cast<std::int64_t>(gateway.config.limits.max_connections))
-        return refuse("connection limit reached");
     shard_.metrics().http_request(metrics::HttpPath::realtime, 101);
     IdleTracked::unlink();  // from here the WebSocket connection is tracked instead
     UpgradeInfo info;
@@ -120,7 +126,11 @@ void HttpSession<Stream>::upgrade(HttpRequest request) {
     error_code ec;
     auto peer = beast::get_lowest_layer(stream_).remote_endpoint(ec);
     if (!ec) info.peer_address = peer.address();
-    auto connection = std::make_shared<WsConnection<Stream>>(std::move(stream_), shard_);
+    // The WebSocket handshake must finish by the connection's handshake deadline (a later
+    // request on a keep-alive connection gets a fresh one).
+    auto deadline = requests_read_ == 1 ? handshake_deadline_
+                                        : clock::now() + gateway.config.limits.handshake_timeout;
+    auto connection = std::make_shared<WsConnection<Stream>>(std::move(stream_), std::move(slot_), deadline, shard_);
     connection->run(std::move(request), std::move(info));
 }
 
@@ -164,31 +174,32 @@ void HttpSession<Stream>::discard_until_eof(std::size_t discarded) {
     // response still in flight, so read and drop a bounded amount until the client's EOF.
     // The sweeper's idle timeout bounds the wait.
     constexpr std::size_t max_discard = 4 * 1024 * 1024;
-    if (discarded > max_discard || !beast::get_lowest_layer(stream_).is_open()) {
-        IdleTracked::unlink();
-        error_code ignored;
-        beast::get_lowest_layer(stream_).close(ignored);
-        return;
-    }
+    if (discarded > max_discard || !beast::get_lowest_layer(stream_).is_open()) return close_socket();
     thread_local char sink[4096];  // contents are thrown away: one per thread suffices
     beast::get_lowest_layer(stream_).async_read_some(
         asio::buffer(sink), [self = this->shared_from_this(), discarded](error_code ec, std::size_t bytes) {
-            if (ec) {
-                self->IdleTracked::unlink();
-                error_code ignored;
-                beast::get_lowest_layer(self->stream_).close(ignored);
-                return;
-            }
+            if (ec) return self->close_socket();
             self->contained("lingering close", [&] { self->discard_until_eof(discarded + bytes); });
         });
 }
 
 template <class Stream>
+void HttpSession<Stream>::close_socket() {
+    IdleTracked::unlink();
+    error_code ignored;
+    beast::get_lowest_layer(stream_).close(ignored);  // pending operations end with operation_aborted
+}
+
+template <class Stream>
 void HttpSession<Stream>::on_idle_check(clock::time_point now) {
-    if (now - last_activity_ >= shard_.gateway().config.limits.idle_timeout) {
-        IdleTracked::unlink();
-        error_code ignored;
-        beast::get_lowest_layer(stream_).close(ignored);  // the pending read ends with operation_aborted
+    if (watched()) {  // handshake phase: TLS handshake and first request
+        if (now < handshake_deadline_) return;
+        shard_.metrics().connection_closed(metrics::ConnectionClose::handshake_timeout);
+        return close_socket();
+    }
+    if (now - last_activity() >= shard_.gateway().config.limits.idle_timeout) {
+        shard_.metrics().connection_closed(metrics::ConnectionClose::idle_timeout);
+        close_socket();
     }
 }
 
@@ -214,11 +225,7 @@ void HttpSession<Stream>::fail_internal() {
 template <class Stream>
 void HttpSession<Stream>::on_shutdown() {
     shutting_down_ = true;
-    if (!response_) {  // idle between requests: nothing to finish
-        IdleTracked::unlink();
-        error_code ignored;
-        beast::get_lowest_layer(stream_).close(ignored);
-    }
+    if (!response_) close_socket();  // idle between requests: nothing to finish
 }
 
 template class HttpSession<tcp_socket>;
@@ -230,17 +237,24 @@ namespace {
 // Tracked by the sweeper so a client that connects and says nothing is cut off.
 class TlsDetector final : public IdleTracked, public std::enable_shared_from_this<TlsDetector> {
 public:
-    TlsDetector(tcp_socket socket, Shard& shard)
-        : IdleTracked(shard.metrics().internal_errors), socket_(std::move(socket)), shard_(shard) {}
+    TlsDetector(tcp_socket socket, ConnectionSlot slot, clock::time_point handshake_deadline, Shard& shard)
+        : IdleTracked(shard.metrics().internal_errors),
+          socket_(std::move(socket)),
+          slot_(std::move(slot)),
+          shard_(shard),
+          handshake_deadline_(handshake_deadline) {}
 
     void run() {
         shard_.sweeper().track(*this);
+        shard_.sweeper().watch(*this);
         beast::async_detect_ssl(socket_, buffer_,
                                 contained_handler(shared_from_this(), &TlsDetector::on_detect));
     }
 
     void on_idle_check(clock::time_point now) override {
-        if (now - last_activity_ >= shard_.gateway().config.limits.idle_timeout) on_shutdown();
+        if (now < handshake_deadline_) return;
+        shard_.metrics().connection_closed(metrics::ConnectionClose::handshake_timeout);
+        on_shutdown();
     }
     void on_shutdown() override {
         IdleTracked::unlink();
@@ -256,26 +270,35 @@ private:
         if (ec) return;  // the client went away before sending anything
         if (is_tls) {
             tls_stream stream(std::move(socket_), *shard_.gateway().tls);
-            std::make_shared<HttpSession<tls_stream>>(std::move(stream), std::move(buffer_), shard_)->run();
+            std::make_shared<HttpSession<tls_stream>>(std::move(stream), std::move(buffer_), std::move(slot_),
+                                                      handshake_deadline_, shard_)
+                ->run();
         } else {
-            std::make_shared<HttpSession<tcp_socket>>(std::move(socket_), std::move(buffer_), shard_)->run();
+            std::make_shared<HttpSession<tcp_socket>>(std::move(socket_), std::move(buffer_), std::move(slot_),
+                                                      handshake_deadline_, shard_)
+                ->run();
         }
     }
 
     tcp_socket socket_;
     beast::flat_buffer buffer_;
+    ConnectionSlot slot_;
     Shard& shard_;
+    clock::time_point handshake_deadline_;
 };
 
 }  // namespace
 
-void serve_connection(tcp_socket socket, Shard& shard) {
+void serve_connection(tcp_socket socket, ConnectionSlot slot, Shard& shard) {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);  // tokens must not wait for Nagle
+    auto handshake_deadline = clock::now() + shard.gateway().config.limits.handshake_timeout;
     if (shard.gateway().tls) {
-        std::make_shared<TlsDetector>(std::move(socket), shard)->run();
+        std::make_shared<TlsDetector>(std::move(socket), std::move(slot), handshake_deadline, shard)->run();
     } else {
-        std::make_shared<HttpSession<tcp_socket>>(std::move(socket), beast::flat_buffer{}, shard)->run();
+        std::make_shared<HttpSession<tcp_socket>>(std::move(socket), beast::flat_buffer{}, std::move(slot),
+                                                  handshake_deadline, shard)
+            ->run();
     }
 }
 

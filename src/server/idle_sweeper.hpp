@@ -1,7 +1,17 @@
 #pragma once
-// One timer per shard that enforces idle timeouts and keepalive pings for all of the
-// shard's connections (design.md: per-connection timers cost 250-700 B each; a shard-wide
-// sweep over a list ordered by last activity costs two pointers per connection).
+// One timer per shard that enforces every connection deadline of the shard: idle timeouts,
+// keepalive pings, the handshake deadline, write progress, message completion and the close
+// grace (design.md: per-connection timers cost 250-700 B each; a shard-wide sweep over
+// intrusive lists costs two pointers per connection).
+//
+// Two lists, because one ordered list cannot serve deadlines of different lengths:
+//  - `idle_`: connections with nothing pending, ordered by last activity. touch() is the
+//    only way to change a connection's activity stamp and it always moves the connection to
+//    the back, so the list stays sorted and a sweep stops at the first fresh connection.
+//  - `watched_`: connections in a transient state with a deadline of its own (handshaking,
+//    writing, mid-message, closing). Every sweep visits all of them, whatever their last
+//    activity: a closing connection that keeps sending frames can never hide behind its
+//    fresh stamp nor stop the sweep of the connections after it (reliability review H1).
 #include <chrono>
 #include <memory>
 #include <string>
@@ -16,18 +26,19 @@ namespace voxgate::server {
 
 using clock = std::chrono::steady_clock;
 
-// A connection the sweeper watches. touch() on every sign of life moves it to the back
-// of the shard's list, so the front always holds the longest-silent connections.
-//
-// Every connection type is one, so this is also where a connection meets the exception
-// barrier: contained() runs an entry from the event loop and, if it throws, ends only this
-// connection (fail_internal) and counts it in voxgate_internal_errors_total.
+class IdleSweeper;
+
+// A connection the sweeper watches. Every connection type is one, so this is also where a
+// connection meets the exception barrier: contained() runs an entry from the event loop and,
+// if it throws, ends only this connection (fail_internal) and counts it in
+// voxgate_internal_errors_total.
 class IdleTracked
     : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
 public:
     explicit IdleTracked(metrics::Counter& internal_errors) : internal_errors_(internal_errors) {}
     virtual ~IdleTracked() = default;
-    // Called by the sweeper for connections silent for at least the sweeper's threshold.
+    // Called for idle connections silent for at least the sweeper's threshold, and for
+    // watched connections on every sweep.
     virtual void on_idle_check(clock::time_point now) = 0;
     // Called once when the server shuts down.
     virtual void on_shutdown() = 0;
@@ -47,11 +58,12 @@ public:
     }
 
     clock::time_point last_activity() const { return last_activity_; }
-
-protected:
-    clock::time_point last_activity_ = clock::now();
+    bool watched() const { return watched_; }
 
 private:
+    friend class IdleSweeper;
+    clock::time_point last_activity_ = clock::now();
+    bool watched_ = false;
     metrics::Counter& internal_errors_;
 };
 
@@ -68,24 +80,35 @@ auto contained_handler(std::shared_ptr<Connection> self, Member member, Bound...
 
 class IdleSweeper {
 public:
-    // Connections silent for less than `threshold` are never visited.
+    // Idle connections silent for less than `threshold` are not visited.
     IdleSweeper(asio::io_context& ioc, std::chrono::milliseconds period, std::chrono::milliseconds threshold,
                 metrics::Counter& internal_errors);
 
-    void track(IdleTracked& connection);                // appends as most recently active
+    void track(IdleTracked& connection);  // appends to the idle list as most recently active
+    // A sign of life: stamps `now` and, for an idle connection, moves it to the back.
     void touch(IdleTracked& connection, clock::time_point now);
+    // Moves a tracked connection to the watched list (visited on every sweep).
+    void watch(IdleTracked& connection);
+    // Back to the idle list; counts as activity at `now` (the transient state just ended).
+    void unwatch(IdleTracked& connection, clock::time_point now);
     void start();
     void stop();
     // Tells every tracked connection the server is going away.
     void shutdown_all();
-    std::size_t size() const { return list_.size(); }
+    std::size_t size() const { return idle_.size() + watched_.size(); }
+    std::size_t watched_size() const { return watched_.size(); }
+    std::chrono::milliseconds period() const { return period_; }
+
+    // Runs one sweep at `now` (the timer calls it with the current time).
+    void sweep(clock::time_point now);
 
 private:
     void arm();
-    void sweep();
+    void check_order() const;  // debug builds: the idle list is sorted by last activity
 
     using List = boost::intrusive::list<IdleTracked, boost::intrusive::constant_time_size<false>>;
-    List list_;
+    List idle_;
+    List watched_;
     steady_timer timer_;
     std::chrono::milliseconds period_;
     std::chrono::milliseconds threshold_;

@@ -24,10 +24,15 @@ public:
 private:
     void accept_next();
     void on_accept(error_code ec, tcp_socket socket);
+    void admit(tcp_socket socket);
+    void back_off(error_code ec);
 
     Shard& shard_;
     tcp_acceptor acceptor_;
     steady_timer backoff_;  // after EMFILE and friends, instead of spinning
+    std::chrono::milliseconds backoff_delay_{0};
+    clock::time_point last_accept_warning_{};
+    std::uint64_t accept_errors_unlogged_ = 0;
     bool stopped_ = false;
 };
 

@@ -1,6 +1,7 @@
 #include "server/ws_connection.hpp"
 
 #include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -45,8 +46,13 @@ bool offers_subprotocol(const HttpRequest& request, std::string_view wanted) {
 }  // namespace
 
 template <class NextLayer>
-WsConnection<NextLayer>::WsConnection(NextLayer&& stream, Shard& shard)
-    : IdleTracked(shard.metrics().internal_errors), ws_(std::move(stream)), shard_(shard) {}
+WsConnection<NextLayer>::WsConnection(NextLayer&& stream, ConnectionSlot slot, clock::time_point handshake_deadline,
+                                      Shard& shard)
+    : IdleTracked(shard.metrics().internal_errors),
+      ws_(std::move(stream)),
+      slot_(std::move(slot)),
+      shard_(shard),
+      handshake_deadline_(handshake_deadline) {}
 
 template <class NextLayer>
 WsConnection<NextLayer>::~WsConnection() {
@@ -81,8 +87,11 @@ void WsConnection<NextLayer>::run(HttpRequest upgrade, UpgradeInfo info) {
         response.set(http::field::server, "voxgate");
         if (select_realtime) response.set(http::field::sec_websocket_protocol, "realtime");
     }));
-    ws_.control_callback([this](websocket::frame_type, beast::string_view) { touch(); });
+    // Called from within this connection's own read operation, which holds a shared_ptr to
+    // it: `this` outlives every call.
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) { on_control_frame(kind); });
     shard_.sweeper().track(*this);
+    update_watch();  // handshaking
 
     // The upgrade request lives only until the handshake completes, then it is freed.
     auto request = std::make_unique<HttpRequest>(std::move(upgrade));
@@ -105,6 +114,7 @@ void WsConnection<NextLayer>::on_accept(std::unique_ptr<HttpRequest> upgrade, st
     }
     auto& gateway = shard_.gateway();
     open_ = true;
+    update_watch();
     gateway.websocket_connections.fetch_add(1, std::memory_order_relaxed);
     shard_.metrics().connections_total.inc();
     shard_.metrics().connections_active.add();
@@ -138,6 +148,8 @@ void WsConnection<NextLayer>::on_first_byte(error_code ec, std::size_t bytes) {
         return read_next_message();
     }
     message_ = std::make_unique<beast::flat_buffer>();
+    message_started_at_ = clock::now();
+    update_watch();  // the message must now complete by limits.message_timeout_seconds
     if (bytes) {
         auto space = message_->prepare(1);
         *static_cast<char*>(space.data()) = first_byte_;
@@ -155,6 +167,7 @@ void WsConnection<NextLayer>::on_message_rest(error_code ec, std::size_t) {
     auto data = message_->cdata();
     deliver(std::string_view(static_cast<const char*>(data.data()), data.size()));
     message_.reset();  // an idle connection holds no message buffer
+    update_watch();
     read_next_message();
 }
 
@@ -171,20 +184,21 @@ void WsConnection<NextLayer>::send_text(std::shared_ptr<const std::string> frame
     if (finished_ || close_requested_ || !frame) return;
     const auto limit = shard_.gateway().config.limits.send_queue_bytes;
     queued_bytes_ += frame->size();
+    shard_.metrics().ws_send_queue_bytes.add(static_cast<std::int64_t>(frame->size()));
     send_queue_.push_back(std::move(frame));
     if (queued_bytes_ > hard_limit_factor * limit) {
         // Past the high-water mark the producer is paused, so only the session's own bursts
         // land here (the closing events of a response repeat its text several times, and a
         // client that reads promptly must still get them). A queue this far past the mark
         // means a client that does not read: give up on it rather than grow without bound.
-        spdlog::warn("websocket client not reading: {} bytes queued, closing with 1008", queued_bytes_);
-        send_queue_.erase(send_queue_.begin() + static_cast<std::ptrdiff_t>(send_head_) + (writing_ ? 1 : 0),
-                          send_queue_.end());
-        close(static_cast<std::uint16_t>(websocket::close_code::policy_error), "send queue overflow");
+        spdlog::debug("websocket client not reading: {} bytes queued, closing with 1008", queued_bytes_);
+        close_for(metrics::ConnectionClose::send_queue_overflow,
+                  static_cast<std::uint16_t>(websocket::close_code::policy_error), "send queue overflow");
         return;
     }
     if (!backpressure_ && queued_bytes_ > limit) {
         backpressure_ = true;
+        shard_.metrics().ws_backpressure.inc();
         if (handler_) handler_->on_send_queue_high();
     }
     if (!writing_) write_next();
@@ -193,7 +207,9 @@ void WsConnection<NextLayer>::send_text(std::shared_ptr<const std::string> frame
 template <class NextLayer>
 void WsConnection<NextLayer>::write_next() {
     if (send_head_ == send_queue_.size()) return;
+    if (!writing_) write_progress_at_ = clock::now();  // the write-progress clock starts with the first write
     writing_ = true;
+    update_watch();
     ws_.text(true);
     const auto& frame = *send_queue_[send_head_];
     ws_.async_write(asio::buffer(frame), contained_handler(this->shared_from_this(), &WsConnection::on_write));
@@ -203,10 +219,12 @@ template <class NextLayer>
 void WsConnection<NextLayer>::on_write(error_code ec, std::size_t bytes) {
     writing_ = false;
     if (ec) return finish(ec);
+    write_progress_at_ = clock::now();
     auto& metrics = shard_.metrics();
     metrics.ws_messages_sent.inc();
     metrics.ws_bytes_sent.inc(bytes);
     queued_bytes_ -= send_queue_[send_head_]->size();
+    metrics.ws_send_queue_bytes.sub(static_cast<std::int64_t>(send_queue_[send_head_]->size()));
     send_queue_[send_head_].reset();
     if (++send_head_ == send_queue_.size()) {
         send_queue_.clear();
@@ -218,6 +236,7 @@ void WsConnection<NextLayer>::on_write(error_code ec, std::size_t bytes) {
         if (handler_) handler_->on_send_queue_low();
     }
     if (send_head_ < send_queue_.size()) return write_next();
+    update_watch();
     if (close_requested_ && !close_sent_) start_close();
 }
 
@@ -229,7 +248,33 @@ void WsConnection<NextLayer>::close(std::uint16_t code, std::string_view reason)
     // RFC 6455 5.5: a control frame payload is at most 125 bytes, 2 of them the code.
     close_reason_.assign(reason.substr(0, 123));
     close_started_ = clock::now();
+    update_watch();  // the close grace runs from now, whatever the peer keeps sending
     if (!writing_) start_close();  // otherwise the queued frames go out first
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::drop_unsent_frames() {
+    auto first_unsent = send_head_ + (writing_ ? 1 : 0);
+    for (auto i = first_unsent; i < send_queue_.size(); ++i) {
+        queued_bytes_ -= send_queue_[i]->size();
+        shard_.metrics().ws_send_queue_bytes.sub(static_cast<std::int64_t>(send_queue_[i]->size()));
+    }
+    send_queue_.erase(send_queue_.begin() + static_cast<std::ptrdiff_t>(first_unsent), send_queue_.end());
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::close_for(metrics::ConnectionClose reason, std::uint16_t code, std::string_view text) {
+    if (finished_ || close_requested_) return;
+    shard_.metrics().connection_closed(reason);
+    closed_for_limit_ = true;
+    drop_unsent_frames();
+    // The session learns now that its client is gone: a response streaming to a client
+    // that does not read is cancelled at once, not when the socket finally dies. Posted,
+    // because the session itself may be the caller (send_text) and must not be shut
+    // down under its own feet.
+    if (auto handler = std::move(handler_))
+        asio::post(shard_.io_context(), [handler = std::move(handler)] { handler->on_closed(); });
+    close(code, text);
 }
 
 template <class NextLayer>
@@ -266,6 +311,7 @@ void WsConnection<NextLayer>::finish(error_code ec) {
         shard_.gateway().websocket_connections.fetch_sub(1, std::memory_order_relaxed);
     }
     if (auto handler = std::move(handler_)) handler->on_closed();
+    shard_.metrics().ws_send_queue_bytes.sub(static_cast<std::int64_t>(queued_bytes_));
     send_queue_.clear();
     send_head_ = 0;
     queued_bytes_ = 0;
@@ -274,29 +320,79 @@ void WsConnection<NextLayer>::finish(error_code ec) {
 
 template <class NextLayer>
 void WsConnection<NextLayer>::touch() {
+    // Only a stamp: the sweeper's lists stay ordered, and a watched (closing, writing,
+    // mid-message) connection keeps being visited whatever it sends (review H1).
+    shard_.sweeper().touch(*this, clock::now());
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::on_control_frame(websocket::frame_type kind) {
+    touch();
+    if (kind != websocket::frame_type::ping) return;
+    // Each ping costs a pong write: bound them per connection (a flood is closed, not served).
+    const auto max_pings = shard_.gateway().config.limits.max_pings_per_second;
+    if (max_pings == 0 || close_requested_) return;
     auto now = clock::now();
-    last_activity_ = now;
-    ping_outstanding_ = false;
-    if (!close_requested_) shard_.sweeper().touch(*this, now);
+    if (now - ping_window_start_ >= std::chrono::seconds(1)) {
+        ping_window_start_ = now;
+        pings_in_window_ = 0;
+    }
+    if (++pings_in_window_ > max_pings)
+        close_for(metrics::ConnectionClose::ping_rate, static_cast<std::uint16_t>(websocket::close_code::policy_error),
+                  "ping rate exceeded");
+}
+
+template <class NextLayer>
+bool WsConnection<NextLayer>::has_running_deadline() const {
+    return !open_ || close_requested_ || writing_ || message_ != nullptr;
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::update_watch() {
+    if (finished_) return;
+    if (has_running_deadline()) shard_.sweeper().watch(*this);
+    else shard_.sweeper().unwatch(*this, clock::now());
 }
 
 template <class NextLayer>
 void WsConnection<NextLayer>::on_idle_check(clock::time_point now) {
     if (finished_) return;
     const auto& limits = shard_.gateway().config.limits;
+    constexpr auto policy = static_cast<std::uint16_t>(websocket::close_code::policy_error);
     if (close_requested_) {
-        if (now - close_started_ >= close_grace) abort();
+        if (now - close_started_ >= close_grace) {
+            if (!closed_for_limit_) shard_.metrics().connection_closed(metrics::ConnectionClose::close_timeout);
+            abort();
+        }
         return;
     }
-    auto silent = now - last_activity_;
+    if (!open_) {
+        if (now >= handshake_deadline_) {
+            shard_.metrics().connection_closed(metrics::ConnectionClose::handshake_timeout);
+            abort();
+        }
+        return;
+    }
+    if (writing_ && now - write_progress_at_ >= limits.slow_client_timeout) {
+        // nginx send_timeout: output is waiting and the client took none of it.
+        spdlog::debug("websocket client made no write progress for {} s, closing with 1008",
+                      limits.slow_client_timeout.count());
+        return close_for(metrics::ConnectionClose::slow_client, policy, "slow client");
+    }
+    if (message_ && now - message_started_at_ >= limits.message_timeout)
+        return close_for(metrics::ConnectionClose::message_timeout, policy, "message timeout");
+    auto silent = now - last_activity();
     if (silent >= limits.idle_timeout) {
         spdlog::debug("websocket idle for {} s, closing", limits.idle_timeout.count());
+        shard_.metrics().connection_closed(metrics::ConnectionClose::idle_timeout);
         close(static_cast<std::uint16_t>(websocket::close_code::going_away), "idle timeout");
         return;
     }
-    if (silent >= limits.ping_interval && !ping_outstanding_ && open_) {
+    // Beast allows one ping at a time: the flag clears only when the ping completes.
+    if (silent >= limits.ping_interval && !ping_outstanding_) {
         ping_outstanding_ = true;
         ws_.async_ping({}, [self = this->shared_from_this()](error_code ec) {
+            self->ping_outstanding_ = false;
             if (ec && !is_normal_ending(ec)) spdlog::debug("websocket ping failed: {}", ec.message());
         });
     }

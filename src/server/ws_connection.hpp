@@ -14,6 +14,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "server/connection_admission.hpp"
 #include "server/gateway_context.hpp"
 #include "server/http_routes.hpp"
 #include "server/idle_sweeper.hpp"
@@ -28,7 +29,8 @@ class WsConnection final : public IdleTracked,
                            public session::ClientLink,
                            public std::enable_shared_from_this<WsConnection<NextLayer>> {
 public:
-    WsConnection(NextLayer&& stream, Shard& shard);
+    // `slot` counts the connection; the handshake must complete by `handshake_deadline`.
+    WsConnection(NextLayer&& stream, ConnectionSlot slot, clock::time_point handshake_deadline, Shard& shard);
     ~WsConnection() override;
 
     // Completes the handshake for `upgrade` (already routed to /v1/realtime and admitted);
@@ -59,8 +61,19 @@ private:
     void abort();
     void finish(error_code ec);
     void touch();
+    void on_control_frame(websocket::frame_type kind);
+    // Asks the sweeper to visit this connection on every sweep while one of its deadlines
+    // runs (handshake, write progress, message completion, close grace), and to treat it as
+    // idle otherwise.
+    void update_watch();
+    bool has_running_deadline() const;
+    // Closes for a limit: counts `reason`, gives up on unsent frames and tells the session
+    // at once (its upstream transfer is cancelled), then sends the close frame.
+    void close_for(metrics::ConnectionClose reason, std::uint16_t code, std::string_view text);
+    void drop_unsent_frames();
 
     websocket::stream<NextLayer> ws_;
+    ConnectionSlot slot_;
     Shard& shard_;
     std::shared_ptr<session::ClientHandler> handler_;
     std::unique_ptr<boost::beast::flat_buffer> message_;  // exists only while a message is being read
@@ -71,6 +84,11 @@ private:
     std::size_t queued_bytes_ = 0;
     std::string close_reason_;
     clock::time_point close_started_{};
+    clock::time_point handshake_deadline_;
+    clock::time_point write_progress_at_{};  // last completed write (or start of the first)
+    clock::time_point message_started_at_{};  // first byte of the message being read
+    clock::time_point ping_window_start_{};
+    std::uint32_t pings_in_window_ = 0;
     std::uint16_t close_code_ = 0;
     char first_byte_ = 0;
     bool open_ = false;            // handshake done, not finished
@@ -78,6 +96,7 @@ private:
     bool ping_outstanding_ = false;
     bool close_requested_ = false;
     bool close_sent_ = false;
+    bool closed_for_limit_ = false;  // counted under its limit's reason already
     bool backpressure_ = false;
     bool finished_ = false;
 };

@@ -57,8 +57,11 @@ Config gateway_config(const MockUpstream& mock, const std::string& kind = "opena
 // session.created must come first, before the client says anything.
 class RealtimeClient {
 public:
-    explicit RealtimeClient(std::uint16_t port, const std::string& query = "?model=gpt-e2e")
-        : ws_(WsClient::connect(port, {.target = "/v1/realtime" + query, .read_timeout = 30s})),
+    explicit RealtimeClient(std::uint16_t port, const std::string& query = "?model=gpt-e2e",
+                            int receive_buffer_bytes = 0)
+        : ws_(WsClient::connect(port, {.target = "/v1/realtime" + query,
+                                       .read_timeout = 30s,
+                                       .receive_buffer_bytes = receive_buffer_bytes})),
           first_event_(ws_->read_json()) {}
 
     const json& first_event() const { return first_event_; }
@@ -161,17 +164,6 @@ std::vector<std::pair<std::string, std::string>> openai_messages(const json& bod
 }
 
 using Messages = std::vector<std::pair<std::string, std::string>>;
-
-// Polls until the predicate holds or a generous deadline passes.
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!predicate()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
 
 // Reads until the server closes; returns the close code it sent.
 std::uint16_t read_until_closed(WsClient& ws) {
@@ -1260,24 +1252,68 @@ StreamedResponse read_default_token_response(WsClient& ws) {
 TEST(RealtimeE2E, SlowReaderGetsEveryTokenInOrderWithoutBeingDisconnected) {
     MockUpstream mock;
     Config config = gateway_config(mock);
-    config.limits.send_queue_bytes = 256 * 1024;
+    config.limits.send_queue_bytes = 512 * 1024;
+    config.limits.max_response_bytes = 512 * 1024;  // the whole (about 440 KB) text is wanted
     TestGateway gateway(config);
-    RealtimeClient client(gateway.port());
+    // A small receive buffer, set before connect, so the kernel cannot absorb the stream.
+    RealtimeClient client(gateway.port(), "?model=gpt-e2e", 4096);
 
-    // About 0.5 MB of delta frames while the client does not read: more than the send queue
-    // and the socket buffers of an unread connection, so the gateway has to hold the
-    // provider back (pause) rather than queue without bound or drop. The response text
-    // itself stays small (about 20 KB; see the next test for why that matters).
-    constexpr int tokens = 3000;
+    // About 8.5 MB of delta frames while the client does not read: more than the send queue's
+    // hard limit (8 x 512 KiB) plus every socket buffer of the connection (tcp_wmem allows
+    // 4 MiB), so the client survives only if the gateway holds the provider back. The
+    // response text itself stays small enough for the closing burst (see the next test).
+    constexpr int tokens = 50000;
     client.send(user_message("Flood me [mock tokens=" + std::to_string(tokens) + "]"));
     client.read_through("conversation.item.done");
     client.send(response_create());
-    std::this_thread::sleep_for(2s);  // not reading
 
+    // Not reading: the queue crosses its high-water mark and the upstream is paused...
+    ASSERT_TRUE(eventually([&] { return scrape_metric(gateway.port(), "voxgate_ws_backpressure_total") >= 1; }, 60s));
+    // ...and while paused the queued bytes stay bounded, far below the 8x hard limit.
+    double max_queued = 0;
+    for (int sample = 0; sample < 20; ++sample) {
+        max_queued = std::max(max_queued, scrape_metric(gateway.port(), "voxgate_ws_send_queue_bytes"));
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_GT(max_queued, 0);
+    EXPECT_LE(max_queued, 2.0 * static_cast<double>(config.limits.send_queue_bytes));
+    EXPECT_EQ(scrape_metric(gateway.port(), "voxgate_connections_closed_total", "{reason=\"send_queue_overflow\"}"), 0);
+    // The provider's stream is held, not finished: tokens are still waiting upstream.
+    EXPECT_LT(scrape_metric(gateway.port(), "voxgate_tokens_streamed_total"), tokens);
+
+    // Reading again resumes the provider: every token arrives, in order.
     const StreamedResponse response = read_default_token_response(client.ws());
     EXPECT_EQ(response.deltas, tokens);
     EXPECT_TRUE(response.in_order);
     EXPECT_EQ(response.status(), "completed") << response.done.dump().substr(0, 500);
+}
+
+// The hard limit through the real WsConnection: a client that never reads while one burst
+// of frames (the closing events of a long response repeat its text) passes 8 x the send
+// queue is closed with 1008 "send queue overflow", and other clients are served.
+TEST(RealtimeE2E, ClientThatNeverReadsIsClosedWith1008WhenTheQueuePassesTheHardLimit) {
+    MockUpstream mock;
+    Config config = gateway_config(mock);
+    config.limits.send_queue_bytes = 4096;  // hard limit 32 KiB
+    TestGateway gateway(config);
+    RealtimeClient client(gateway.port(), "?model=gpt-e2e", 4096);
+
+    // About 28 KB of text: the five closing events, each repeating it, are queued in one
+    // go (about 140 KB, pause or not), past the hard limit.
+    client.send(user_message("Long [mock tokens=4000]"));
+    client.read_through("conversation.item.done");
+    client.send(response_create());
+    ASSERT_TRUE(eventually(
+        [&] {
+            return scrape_metric(gateway.port(), "voxgate_connections_closed_total",
+                                 "{reason=\"send_queue_overflow\"}") >= 1;
+        },
+        60s));
+    EXPECT_EQ(read_until_closed(client.ws()), 1008);
+    EXPECT_EQ(std::string(client.ws().close_reason().reason.c_str()), "send queue overflow");
+    // Another client is served normally meanwhile and afterwards.
+    RealtimeClient other(gateway.port());
+    run_turn(other, "Hi [mock tokens=2]");
 }
 
 // Regression: the events that close a response each repeat the whole text

@@ -30,6 +30,10 @@ Config test_config() {
     config.server.threads = 2;
     config.log.level = "warn";
     config.shutdown.readiness_grace = std::chrono::seconds(0);  // tests that need one set it
+    // Every test client comes from 127.0.0.1: the per-address limits are off here and
+    // turned on by the tests of those limits.
+    config.limits.max_connections_per_ip = 0;
+    config.limits.max_handshakes_per_second_per_ip = 0;
     ProviderConfig demo;
     demo.name = "demo";
     demo.kind = "demo";
@@ -115,6 +119,14 @@ std::optional<double> metric_value(const std::string& exposition, const std::str
     for (std::string line; std::getline(lines, line);)
         if (line.rfind(wanted, 0) == 0) return std::stod(line.substr(wanted.size()));
     return std::nullopt;
+}
+
+double scrape_metric(std::uint16_t port, const std::string& name, const std::string& labels) {
+    try {
+        return metric_value(http_get(port, "/metrics").body, name, labels).value_or(-1);
+    } catch (const std::exception&) {
+        return -1;  // refused (say, at a connection limit) or not up yet
+    }
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/runtime.hpp"
@@ -50,6 +51,21 @@ std::string http_raw(std::uint16_t port, const std::string& bytes);
 // exposition, e.g. {code="200",path="/healthz"}) in Prometheus text; nullopt if absent.
 std::optional<double> metric_value(const std::string& exposition, const std::string& name,
                                    const std::string& labels = "");
+
+// The value of a metric scraped from GET /metrics now; -1 when absent or unreachable.
+double scrape_metric(std::uint16_t port, const std::string& name, const std::string& labels = "");
+
+// Polls until the predicate holds or a generous deadline passes (tests wait for
+// conditions, never for fixed times).
+template <class Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!predicate()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
 
 // The real binary in a child process.
 class ChildProcess {

@@ -81,6 +81,21 @@ public:
         error_code ignored;
         ws_.close(websocket::close_reason(static_cast<websocket::close_code>(code)), ignored);
     }
+    bool ping() override {
+        error_code ec;
+        ws_.ping({}, ec);
+        return !ec;
+    }
+    bool send_fragment(const std::string& text, bool fin) override {
+        error_code ec;
+        ws_.text(true);
+        ws_.write_some(fin, asio::buffer(text), ec);
+        return !ec;
+    }
+    void drop() override {
+        error_code ignored;
+        beast::get_lowest_layer(ws_).close(ignored);
+    }
     int pings_received() const override { return pings_; }
     websocket::close_reason close_reason() const override { return ws_.reason(); }
     error_code error() const override { return error_; }
@@ -94,6 +109,12 @@ private:
     std::chrono::milliseconds read_timeout_{5000};
 };
 
+// Opens `socket` and sets SO_RCVBUF before connecting (the window is negotiated at connect).
+void open_with_receive_buffer(tcp::socket& socket, int receive_buffer_bytes) {
+    socket.open(tcp::v4());
+    if (receive_buffer_bytes > 0) socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer_bytes));
+}
+
 void set_read_timeout(int fd, std::chrono::milliseconds timeout) {
     timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -106,6 +127,7 @@ std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, const WsOptions&
     if (!options.tls) {
         auto client = std::make_unique<BasicWsClient<tcp::socket>>(client_context());
         auto& socket = client->ws().next_layer();
+        open_with_receive_buffer(socket, options.receive_buffer_bytes);
         socket.connect(endpoint);
         set_read_timeout(socket.native_handle(), options.read_timeout);
         client->handshake(options);
@@ -123,6 +145,7 @@ std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, const WsOptions&
     keep_alive.push_back(tls);
     auto client = std::make_unique<BasicWsClient<beast::ssl_stream<tcp::socket>>>(client_context(), *tls);
     auto& stream = client->ws().next_layer();
+    open_with_receive_buffer(beast::get_lowest_layer(stream), options.receive_buffer_bytes);
     beast::get_lowest_layer(stream).connect(endpoint);
     set_read_timeout(beast::get_lowest_layer(stream).native_handle(), options.read_timeout);
     if (!options.ca_file.empty()) stream.set_verify_callback(ssl::host_name_verification("127.0.0.1"));

@@ -23,6 +23,7 @@ struct WsOptions {
     bool tls = false;
     std::string ca_file;  // trust anchor for TLS; empty = no verification
     std::chrono::milliseconds read_timeout{5000};
+    int receive_buffer_bytes = 0;  // SO_RCVBUF set before connect (a small one makes a slow reader); 0 = default
 };
 
 class WsClient {
@@ -37,6 +38,12 @@ public:
     // Next message; nullopt when the connection closed or failed (see error()).
     virtual std::optional<std::string> read() = 0;
     virtual void close(std::uint16_t code = 1000) = 0;
+    // Sends a ping frame; false once the connection has failed (never throws).
+    virtual bool ping() = 0;
+    // Sends one frame of a fragmented text message (fin = its last); false on failure.
+    virtual bool send_fragment(const std::string& text, bool fin) = 0;
+    // Closes the TCP socket without a close handshake.
+    virtual void drop() = 0;
     // Ping frames received so far (Beast answers them with pongs while reading).
     virtual int pings_received() const = 0;
     virtual boost::beast::websocket::close_reason close_reason() const = 0;

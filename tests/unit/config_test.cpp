@@ -189,7 +189,10 @@ TEST(ConfigFile, ReadsEverySection) {
         "limits": {"max_message_bytes": 4096, "send_queue_bytes": 8192, "max_http_header_bytes": 2048,
                    "max_http_body_bytes": 0, "idle_timeout_seconds": 30, "ping_interval_seconds": 10,
                    "max_events_per_second": 2.5, "max_connections": 7, "max_conversation_bytes": 100000,
-                   "max_response_bytes": 4096},
+                   "max_response_bytes": 4096, "max_connections_per_ip": 0,
+                   "max_handshakes_per_second_per_ip": 5, "handshake_timeout_seconds": 3,
+                   "slow_client_timeout_seconds": 4, "message_timeout_seconds": 6, "max_pings_per_second": 0,
+                   "max_requests_per_connection": 9},
         "websocket": {"permessage_deflate": true},
         "shutdown": {"drain_seconds": 0},
         "log": {"level": "debug", "format": "json"},
@@ -220,6 +223,13 @@ TEST(ConfigFile, ReadsEverySection) {
     EXPECT_EQ(config.limits.max_connections, 7u);
     EXPECT_EQ(config.limits.max_conversation_bytes, 100000u);
     EXPECT_EQ(config.limits.max_response_bytes, 4096u);
+    EXPECT_EQ(config.limits.max_connections_per_ip, 0u);
+    EXPECT_EQ(config.limits.max_handshakes_per_second_per_ip, 5u);
+    EXPECT_EQ(config.limits.handshake_timeout, std::chrono::seconds(3));
+    EXPECT_EQ(config.limits.slow_client_timeout, std::chrono::seconds(4));
+    EXPECT_EQ(config.limits.message_timeout, std::chrono::seconds(6));
+    EXPECT_EQ(config.limits.max_pings_per_second, 0u);
+    EXPECT_EQ(config.limits.max_requests_per_connection, 9u);
     EXPECT_TRUE(config.websocket.permessage_deflate);
     EXPECT_EQ(config.shutdown.drain_seconds, std::chrono::seconds(0));
     EXPECT_EQ(config.log.level, "debug");
@@ -327,6 +337,10 @@ TEST(ConfigErrors, OutOfRange) {
               "config error: sessions.max_stored: expected an integer >= 1");
     EXPECT_EQ(error_of(R"({"limits": {"max_connections": 18446744073709551615}})"),
               "config error: limits.max_connections: expected an integer >= 1 and <= 9223372036854775807");
+    EXPECT_EQ(error_of(R"({"limits": {"handshake_timeout_seconds": 0}})"),
+              "config error: limits.handshake_timeout_seconds: expected an integer >= 1 and <= 86400");
+    EXPECT_EQ(error_of(R"({"limits": {"max_handshakes_per_second_per_ip": -1}})"),
+              "config error: limits.max_handshakes_per_second_per_ip: expected an integer >= 0 and <= 1000000");
 }
 
 TEST(ConfigErrors, PingMustComeBeforeTheIdleTimeout) {
