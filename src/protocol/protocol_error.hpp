@@ -33,8 +33,9 @@ inline constexpr std::string_view session_not_found = "session_not_found";  // r
 inline constexpr std::string_view session_taken_over = "session_taken_over";  // another connection resumed it
 // the item or settings alone exceed limits.max_conversation_bytes
 inline constexpr std::string_view conversation_too_large = "conversation_too_large";
-// abuse
-inline constexpr std::string_view rate_limit_exceeded = "rate_limit_exceeded";
+// abuse and authorization
+inline constexpr std::string_view rate_limit_exceeded = "rate_limit_exceeded";  // also per-key limits
+inline constexpr std::string_view model_not_allowed = "model_not_allowed";  // the client key may not use the model
 // upstream, when the provider layer gives no code of its own
 inline constexpr std::string_view upstream_error = "upstream_error";
 }  // namespace codes

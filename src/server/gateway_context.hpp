@@ -13,7 +13,9 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "auth/authenticator.hpp"
 #include "auth/client_key.hpp"
+#include "auth/key_usage.hpp"
 #include "metrics/collector.hpp"
 #include "session/client_link.hpp"
 #include "session/session_registry.hpp"
@@ -32,6 +34,7 @@ struct UpgradeInfo {
     QueryParams query;                           // decoded ?name=value pairs of the target
     asio::ip::address peer_address;              // the client's IP as seen by the socket
     std::shared_ptr<const auth::ClientKey> key;  // the authenticated key; null when auth.mode is none
+    std::shared_ptr<auth::SessionLease> session_lease;  // the key's session slot, held by the session
 };
 
 // Creates the protocol handler of a new WebSocket connection on `shard`.
@@ -44,11 +47,14 @@ struct GatewayContext {
     session::SessionRegistry registry;
     std::unique_ptr<metrics::Collector> collector;
     ClientHandlerFactory make_handler;
+    std::unique_ptr<auth::Authenticator> authenticator;  // set when auth.mode is api_keys
     std::atomic<bool> draining{false};
     std::atomic<std::int64_t> websocket_connections{0};  // across shards, for limits.max_connections
 };
 
 // Splits "a=1&b=x%20y" into decoded pairs. Malformed escapes are kept literally.
 QueryParams parse_query(std::string_view query);
+// The first value of `name`; "" when absent.
+std::string query_value(const QueryParams& query, std::string_view name);
 
 }  // namespace voxgate::server
