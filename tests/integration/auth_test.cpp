@@ -33,14 +33,18 @@ json key_entry(std::string_view name, std::string_view secret, json extra = json
 // A keys file on disk, removed at the end of the test.
 class KeysFile {
 public:
-    explicit KeysFile(const json& keys) {
+    explicit KeysFile(const std::vector<json>& keys) {
         char path[] = "/tmp/voxgate-keys-XXXXXX";
         ::close(::mkstemp(path));
         path_ = path;
         write(keys);
     }
     ~KeysFile() { std::filesystem::remove(path_); }
-    void write(const json& keys) const { std::ofstream(path_) << json{{"keys", keys}}.dump(); }
+    void write(const std::vector<json>& keys) const {
+        json document = json::object();
+        document["keys"] = keys;
+        std::ofstream(path_) << document.dump();
+    }
     void write_text(const std::string& text) const { std::ofstream(path_) << text; }
     const std::string& path() const { return path_; }
 
@@ -95,7 +99,7 @@ const json say_hello = {{"type", "conversation.item.create"},
                         {"item", {{"type", "message"}, {"role", "user"}, {"content", {{{"type", "input_text"}, {"text", "hello"}}}}}}};
 
 TEST(Auth, UpgradeWithoutAKeyIs401WithAJsonReasonBeforeTheUpgrade) {
-    KeysFile keys({key_entry("team-a", key_a)});
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
     TestGateway gateway(auth_config(keys));
     auto result = upgrade(gateway.port(), "/v1/realtime");
     EXPECT_EQ(result.status, 401);
@@ -105,7 +109,7 @@ TEST(Auth, UpgradeWithoutAKeyIs401WithAJsonReasonBeforeTheUpgrade) {
 }
 
 TEST(Auth, AWrongKeyIs401AndTheKeyIsNotInTheAnswer) {
-    KeysFile keys({key_entry("team-a", key_a)});
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
     TestGateway gateway(auth_config(keys));
     auto result = upgrade(gateway.port(), "/v1/realtime", {bearer("sk-wrong-guess-42")});
     EXPECT_EQ(result.status, 401);
@@ -118,7 +122,7 @@ TEST(Auth, AWrongKeyIs401AndTheKeyIsNotInTheAnswer) {
 }
 
 TEST(Auth, BearerKeyOpensASession) {
-    KeysFile keys({key_entry("team-a", key_a)});
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
     TestGateway gateway(auth_config(keys));
     Client client(gateway.port(), {bearer(key_a)});
     EXPECT_EQ(client.created["type"], "session.created");
@@ -127,7 +131,7 @@ TEST(Auth, BearerKeyOpensASession) {
 }
 
 TEST(Auth, SubprotocolKeyOpensASessionAndOnlyRealtimeIsEchoed) {
-    KeysFile keys({key_entry("team-a", key_a)});
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
     TestGateway gateway(auth_config(keys));
     const std::string offered = "realtime, openai-insecure-api-key." + std::string(key_a);
     Client browser(gateway.port(), {{"Sec-WebSocket-Protocol", offered}});
@@ -141,7 +145,7 @@ TEST(Auth, SubprotocolKeyOpensASessionAndOnlyRealtimeIsEchoed) {
 }
 
 TEST(Auth, ABrowserOriginOutsideAllowedOriginsIs403) {
-    KeysFile keys({key_entry("team-a", key_a)});
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
     auto config = auth_config(keys);
     config.auth.allowed_origins = {"https://app.example"};
     TestGateway gateway(config);
@@ -164,7 +168,7 @@ TEST(Auth, OriginIsCheckedWithoutApiKeysToo) {
 }
 
 TEST(Auth, AModelOutsideTheKeysListIsRefusedAtTheHandshakeAndOnSessionUpdate) {
-    KeysFile keys({key_entry("team-a", key_a, {{"models", {"gpt-4o-mini", "small"}}})});
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a, {{"models", {"gpt-4o-mini", "small"}}})});
     TestGateway gateway(auth_config(keys));
     auto result = upgrade(gateway.port(), "/v1/realtime?model=gpt-4o", {bearer(key_a)});
     EXPECT_EQ(result.status, 403);
@@ -184,7 +188,7 @@ TEST(Auth, AModelOutsideTheKeysListIsRefusedAtTheHandshakeAndOnSessionUpdate) {
 }
 
 TEST(Auth, MaxSessionsIs429AtTheHandshakeUntilASessionCloses) {
-    KeysFile keys({key_entry("team-a", key_a, {{"limits", {{"max_sessions", 1}}}}), key_entry("team-b", key_b)});
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a, {{"limits", {{"max_sessions", 1}}}}), key_entry("team-b", key_b)});
     TestGateway gateway(auth_config(keys));
     auto first = std::make_unique<Client>(gateway.port(), std::vector<std::pair<std::string, std::string>>{bearer(key_a)});
     auto result = upgrade(gateway.port(), "/v1/realtime", {bearer(key_a)});
@@ -207,7 +211,7 @@ TEST(Auth, MaxSessionsIs429AtTheHandshakeUntilASessionCloses) {
 
 TEST(Auth, ResponsesPerMinuteRefusesBeforeTheUpstreamIsCalledAndReportsRateLimits) {
     MockUpstream mock;
-    KeysFile keys({key_entry("team-a", key_a, {{"limits", {{"responses_per_minute", 2}}}})});
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a, {{"limits", {{"responses_per_minute", 2}}}})});
     auto config = auth_config(keys);
     ProviderConfig provider;
     provider.name = "mock";
@@ -252,7 +256,7 @@ TEST(Auth, ResponsesPerMinuteRefusesBeforeTheUpstreamIsCalledAndReportsRateLimit
 }
 
 TEST(Auth, ASessionCanBeResumedOnlyByTheKeyItWasCreatedUnder) {
-    KeysFile keys({key_entry("team-a", key_a), key_entry("team-b", key_b)});
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a), key_entry("team-b", key_b)});
     TestGateway gateway(auth_config(keys));
     auto owner = std::make_unique<Client>(gateway.port(), std::vector<std::pair<std::string, std::string>>{bearer(key_a)});
     const std::string id = owner->session_id();
@@ -280,11 +284,11 @@ TEST(Auth, ASessionCanBeResumedOnlyByTheKeyItWasCreatedUnder) {
 }
 
 TEST(Auth, ReloadAppliesToNewHandshakesKeepsLiveSessionsAndABadFileKeepsTheOldKeys) {
-    KeysFile keys({key_entry("team-a", key_a)});
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
     TestGateway gateway(auth_config(keys));
     Client live(gateway.port(), {bearer(key_a)});
 
-    keys.write({key_entry("team-b", key_b)});
+    keys.write(std::vector<json>{key_entry("team-b", key_b)});
     EXPECT_EQ(gateway.runtime().reload_keys(), std::nullopt);
     EXPECT_EQ(upgrade(gateway.port(), "/v1/realtime", {bearer(key_a)}).status, 401);
     Client b(gateway.port(), {bearer(key_b)});
