@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
+#include <string>
 
 #include <boost/system/system_error.hpp>
 #include <spdlog/spdlog.h>
@@ -25,6 +27,11 @@ int main(int argc, char** argv) {
             std::cout << config::usage_text();
             return 0;
         }
+        if (cli.action == config::CliAction::hash_key) {
+            std::string key{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+            std::cout << config::hash_key_text(std::move(key)) << '\n';
+            return 0;
+        }
         if (cli.action == config::CliAction::version) {
             std::cout << config::version_text() << '\n';
             return 0;
@@ -40,6 +47,7 @@ int main(int argc, char** argv) {
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);  // reload auth.keys_file
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);  // a client that vanishes mid-write is an error code, not a crash
 
@@ -64,7 +72,10 @@ int main(int argc, char** argv) {
         server::log_provider_warnings(config);
 
         int signal_number = 0;
-        sigwait(&stop_signals, &signal_number);
+        while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+            spdlog::info("received SIGHUP");
+            runtime.reload_keys();
+        }
         spdlog::info("received {}", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
         runtime.shutdown();
     } catch (const std::exception& e) {

@@ -78,6 +78,17 @@ struct SessionsConfig {
     std::size_t max_stored = 100000;
 };
 
+// Client authentication (README "Authentication").
+struct AuthConfig {
+    std::string mode = "none";                 // none | api_keys
+    std::string keys_file;                     // JSON keys file for api_keys; reloaded on SIGHUP
+    std::vector<std::string> allowed_origins;  // browser Origins allowed to connect; empty = any
+    // auth.mode none on a non-loopback listen address while a real provider has a key is
+    // refused at start-up unless this is set: it would be an open relay to the key.
+    bool allow_unauthenticated = false;
+    bool enabled() const { return mode == "api_keys"; }
+};
+
 struct ProviderTimeouts {
     std::chrono::milliseconds connect{3000};
     std::chrono::milliseconds first_token{15000};
@@ -140,6 +151,7 @@ struct Config {
     ShutdownConfig shutdown;
     LogConfig log;
     SessionsConfig sessions;
+    AuthConfig auth;
     std::vector<ProviderConfig> providers;
     // client-visible model name (or "*") -> ordered provider names (fallback order)
     std::map<std::string, std::vector<std::string>> routes;

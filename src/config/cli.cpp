@@ -3,6 +3,8 @@
 #include <array>
 #include <vector>
 
+#include "auth/key_digest.hpp"
+
 #ifndef VOXGATE_VERSION
 #error "VOXGATE_VERSION must be defined by the build (CMakeLists.txt)"
 #endif
@@ -36,6 +38,12 @@ const ValueFlag* find_value_flag(std::string_view name) {
 
 CliOptions parse_command_line(std::span<const std::string_view> args) {
     CliOptions options;
+    if (!args.empty() && args.front() == "hash-key") {
+        // The key comes on stdin, never as an argument: argv is visible to every local user.
+        if (args.size() > 1) throw ConfigError(args[1], "hash-key takes no arguments; it reads the key on stdin");
+        options.action = CliAction::hash_key;
+        return options;
+    }
     bool help = false;
     bool version = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -87,6 +95,7 @@ CliOptions parse_command_line(int argc, const char* const argv[]) {
 
 std::string usage_text() {
     return R"(Usage: voxgate [options]
+       voxgate hash-key < key.txt   print the SHA-256 of a client key for auth.keys_file
 
 voxgate: a gateway that speaks the OpenAI Realtime protocol (WebSocket /v1/realtime)
 to voice and chat clients and streams replies from LLM providers.
@@ -118,5 +127,12 @@ Provider API keys are never flags: the config file names an environment variable
 }
 
 std::string version_text() { return std::string("voxgate ") + VOXGATE_VERSION; }
+
+std::string hash_key_text(std::string input) {
+    if (input.ends_with('\n')) input.pop_back();
+    if (input.ends_with('\r')) input.pop_back();
+    if (input.empty()) throw ConfigError("hash-key", "no key on stdin (try: printf %s \"$KEY\" | voxgate hash-key)");
+    return auth::to_hex(auth::sha256_of(input));
+}
 
 }  // namespace voxgate::config

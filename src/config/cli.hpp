@@ -13,7 +13,7 @@
 namespace voxgate::config {
 
 // What main should do; the library never calls exit().
-enum class CliAction { run, help, version };
+enum class CliAction { run, help, version, hash_key };
 
 struct CliOptions {
     CliAction action = CliAction::run;
@@ -25,6 +25,7 @@ struct CliOptions {
     std::optional<std::string> log_format;   // --log-format text|json
 };
 
+// `voxgate hash-key` (first argument, nothing after it) selects CliAction::hash_key.
 // Accepts "--flag value" and "--flag=value"; a repeated flag keeps its last value.
 // Throws ConfigError for an unknown flag, a missing or empty value, a value given to
 // --help/--version, or a positional argument. --help wins over --version.
@@ -33,5 +34,10 @@ CliOptions parse_command_line(int argc, const char* const argv[]);      // skips
 
 std::string usage_text();    // for --help: every flag and environment variable
 std::string version_text();  // "voxgate <VOXGATE_VERSION>"
+
+// `voxgate hash-key`: the SHA-256 (64 hex digits, as sha256sum prints it) of the key read
+// from `input`, without the one line ending an `echo` adds. Throws ConfigError when no key
+// was given. The key is never printed.
+std::string hash_key_text(std::string input);
 
 }  // namespace voxgate::config

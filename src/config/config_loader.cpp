@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "auth/key_digest.hpp"
 #include "config/cli.hpp"
 
 namespace voxgate::config {
@@ -519,6 +520,55 @@ void read_sessions(JsonSection section, SessionsConfig& sessions) {
     section.reject_unknown_keys();
 }
 
+constexpr std::array<std::string_view, 2> auth_modes{"none", "api_keys"};
+
+void read_string_list(JsonSection& section, std::string_view key, std::vector<std::string>& out) {
+    const json* value = section.find(key);
+    if (value == nullptr) return;
+    const std::string where = section.path_of(key);
+    if (!value->is_array()) throw ConfigError(where, "expected an array of non-empty strings");
+    out.clear();
+    for (const json& entry : *value) {
+        if (!entry.is_string() || entry.get_ref<const std::string&>().empty())
+            throw ConfigError(where, "expected an array of non-empty strings");
+        out.push_back(entry.get<std::string>());
+    }
+}
+
+void read_auth(JsonSection section, AuthConfig& auth) {
+    section.read_choice("mode", auth.mode, auth_modes);
+    section.read_non_empty_string("keys_file", auth.keys_file);
+    read_string_list(section, "allowed_origins", auth.allowed_origins);
+    section.read_bool("allow_unauthenticated", auth.allow_unauthenticated);
+    section.reject_unknown_keys();
+    if (auth.enabled() && auth.keys_file.empty())
+        throw ConfigError(section.path_of("keys_file"), "missing; required when auth.mode is api_keys");
+    // Checked now so that a bad file stops start-up instead of refusing every client.
+    if (auth.enabled()) load_keys_file(auth.keys_file);
+}
+
+bool is_loopback_host(const std::string& host) {
+    in_addr v4{};
+    if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// Without client authentication, a gateway reachable from other machines lets anyone
+// spend the operator's provider keys. Demo-only and loopback set-ups are not at risk.
+void refuse_open_relay(const Config& config) {
+    if (config.auth.enabled() || config.auth.allow_unauthenticated || is_loopback_host(config.server.listen_host))
+        return;
+    for (const auto& provider : config.providers) {
+        if (provider.kind == "demo" || provider.api_key.empty()) continue;
+        throw ConfigError("auth.mode", "is \"none\" while server.listen (" + config.server.listen_host +
+                                           ") is not a loopback address and provider " + in_quotes(provider.name) +
+                                           " has an API key: anyone reaching the port would spend it. Set auth.mode "
+                                           "to api_keys, listen on 127.0.0.1, or set "
+                                           "auth.allow_unauthenticated: true");
+    }
+}
+
 bool is_provider_name(std::string_view name) {
     return !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
         return std::isalnum(c) != 0 || c == '_' || c == '-';
@@ -806,6 +856,7 @@ Config config_from_json(std::string_view json_text, std::string_view origin, con
     if (auto section = root.section("shutdown")) read_shutdown(*section, config.shutdown);
     if (auto section = root.section("log")) read_log(*section, config.log);
     if (auto section = root.section("sessions")) read_sessions(*section, config.sessions);
+    if (auto section = root.section("auth")) read_auth(*section, config.auth);
 
     const json* providers = root.find("providers");
     const json* routes = root.find("routes");
@@ -836,7 +887,76 @@ Config load_config(const CliOptions& cli, const Environment& env) {
         config = config_from_json("{}", "(built-in defaults)", env);
     }
     apply_overrides(config, cli, env);
+    refuse_open_relay(config);
     return config;
+}
+
+namespace {
+
+void read_key_limits(JsonSection section, auth::KeyLimits& limits) {
+    section.read_integer("max_sessions", limits.max_sessions, at_least(0));
+    section.read_integer("responses_per_minute", limits.responses_per_minute, at_least(0));
+    section.read_integer("tokens_per_minute", limits.tokens_per_minute, at_least(0));
+    section.reject_unknown_keys();
+}
+
+auth::ClientKey read_client_key(JsonSection section) {
+    auth::ClientKey key;
+    if (section.find("name") == nullptr) throw ConfigError(section.path_of("name"), "missing");
+    section.read_non_empty_string("name", key.name);
+    if (!is_provider_name(key.name))
+        throw ConfigError(section.path_of("name"), "expected a name of letters, digits, '_' and '-'");
+    const json* hash = section.find("sha256");
+    // Never echo the value: it may be the key itself, pasted instead of its hash.
+    if (hash == nullptr) throw ConfigError(section.path_of("sha256"), "missing; the output of voxgate hash-key");
+    auto digest = hash->is_string() ? auth::digest_from_hex(hash->get_ref<const std::string&>()) : std::nullopt;
+    if (!digest)
+        throw ConfigError(section.path_of("sha256"),
+                          "expected 64 hex digits, the SHA-256 of the key (voxgate hash-key prints it)");
+    key.sha256 = *digest;
+    key.models = {"*"};
+    read_string_list(section, "models", key.models);
+    if (key.models.empty()) throw ConfigError(section.path_of("models"), "expected at least one model (or \"*\")");
+    if (auto limits = section.section("limits")) read_key_limits(*limits, key.limits);
+    section.reject_unknown_keys();
+    return key;
+}
+
+}  // namespace
+
+std::vector<auth::ClientKey> keys_from_json(std::string_view json_text, std::string_view origin) {
+    const json document = parse_document(json_text, origin);
+    JsonSection root(document, "");
+    const json* list = root.find("keys");
+    root.reject_unknown_keys();
+    if (list == nullptr || !list->is_array()) throw ConfigError("keys", "expected an array of keys");
+    std::vector<auth::ClientKey> keys;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const std::string path = "keys[" + std::to_string(i) + "]";
+        auth::ClientKey key = read_client_key(JsonSection((*list)[i], path));
+        for (std::size_t j = 0; j < keys.size(); ++j) {
+            const std::string other = "keys[" + std::to_string(j) + "]";
+            if (keys[j].name == key.name)
+                throw ConfigError(path + ".name", "duplicate name " + in_quotes(key.name) + " (also " + other + ")");
+            if (auth::same_digest(keys[j].sha256, key.sha256))
+                throw ConfigError(path + ".sha256", "the same key as " + other);
+        }
+        keys.push_back(std::move(key));
+    }
+    return keys;
+}
+
+std::vector<auth::ClientKey> load_keys_file(const std::string& path) {
+    const std::string text = read_small_file(path, max_config_file_bytes, "auth.keys_file");
+    try {
+        return keys_from_json(text, path);
+    } catch (const ConfigError& error) {
+        // "config error: keys[1].sha256: ..." becomes "config error: auth.keys_file: FILE: keys[1].sha256: ..."
+        std::string_view detail = error.what();
+        detail.remove_prefix(std::string_view("config error: ").size());
+        if (error.where() == path) throw ConfigError("auth.keys_file", detail);  // a syntax error names the file
+        throw ConfigError("auth.keys_file", path + ": " + std::string(detail));
+    }
 }
 
 std::vector<std::string> unusable_providers(const Config& config) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/client_key.hpp"
 #include "voxgate/config.hpp"
 
 namespace voxgate::config {
@@ -45,6 +46,13 @@ Config load_config(const CliOptions& cli, const Environment& env = process_envir
 // The file layer alone: defaults overlaid with one JSON document, validated, and
 // provider keys resolved through env. `origin` names the document in syntax errors.
 Config config_from_json(std::string_view json_text, std::string_view origin, const Environment& env);
+
+// The client keys file (auth.keys_file): {"keys": [{"name", "sha256", "models",
+// "limits"}]}. Errors name the path inside the file ("keys[1].sha256") and the file;
+// they never echo a sha256 value (a pasted key is the usual mistake there). The keys
+// come back without usage records (auth::Authenticator attaches them).
+std::vector<auth::ClientKey> keys_from_json(std::string_view json_text, std::string_view origin);
+std::vector<auth::ClientKey> load_keys_file(const std::string& path);
 
 // Providers that name an api_key_env whose variable is unset or empty. The loader
 // accepts them (the shipped config must start without keys); the server drops them from

@@ -78,6 +78,20 @@ void add_histogram(std::vector<MetricFamily>& out, const std::vector<const Shard
     out.push_back(std::move(f));
 }
 
+// One counter family with one label whose values are an enum's: every value is exposed,
+// zero included, so a dashboard sees the series before the first event.
+template <class Enum, class Read>
+void add_by_label(std::vector<MetricFamily>& out, const std::vector<const ShardMetrics*>& shards, std::string name,
+                  std::string help, std::string label, std::size_t count, const char* (*label_of)(Enum), Read read) {
+    auto f = family(std::move(name), std::move(help), MetricType::Counter);
+    for (std::size_t i = 0; i < count; ++i) {
+        double total = 0;
+        for (auto* shard : shards) total += static_cast<double>(read(*shard, i));
+        f.metric.push_back(scalar(MetricType::Counter, total, {{label, label_of(static_cast<Enum>(i))}}));
+    }
+    out.push_back(std::move(f));
+}
+
 }  // namespace
 
 Collector::Collector(std::vector<const ShardMetrics*> shards, std::vector<std::string> provider_names,
@@ -160,6 +174,14 @@ std::vector<MetricFamily> Collector::collect() const {
                   [](const ShardMetrics& s) -> const Histogram& { return s.gateway_overhead_seconds; });
     add_sum(out, shards_, "voxgate_tokens_streamed_total", "Text deltas written to clients.", MetricType::Counter,
             [](const ShardMetrics& s) { return s.tokens_streamed.value(); });
+    add_by_label(out, shards_, "voxgate_auth_rejections_total",
+                 "Realtime clients refused by authentication or authorization, by reason.", "reason",
+                 auth_rejection_count, &auth_rejection_label,
+                 [](const ShardMetrics& s, std::size_t i) { return s.auth_rejections[i].value(); });
+    add_by_label(out, shards_, "voxgate_rate_limited_total",
+                 "Sessions (at the handshake) and responses refused by a per-key limit, by limit.", "limit",
+                 key_limit_count, &key_limit_label,
+                 [](const ShardMetrics& s, std::size_t i) { return s.rate_limited[i].value(); });
     add_sum(out, shards_, "voxgate_sessions_resumed_total", "Sessions resumed by a reconnecting client.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.sessions_resumed.value(); });
     add_sum(out, shards_, "voxgate_conversation_items_evicted_total",

@@ -73,4 +73,23 @@ const char* connection_close_label(ConnectionClose reason) {
     return "close_timeout";
 }
 
+const char* auth_rejection_label(AuthRejection reason) {
+    switch (reason) {
+        case AuthRejection::missing_api_key: return "missing_api_key";
+        case AuthRejection::invalid_api_key: return "invalid_api_key";
+        case AuthRejection::origin_not_allowed: return "origin_not_allowed";
+        case AuthRejection::model_not_allowed: break;
+    }
+    return "model_not_allowed";
+}
+
+const char* key_limit_label(KeyLimit limit) {
+    switch (limit) {
+        case KeyLimit::max_sessions: return "max_sessions";
+        case KeyLimit::responses_per_minute: return "responses_per_minute";
+        case KeyLimit::tokens_per_minute: break;
+    }
+    return "tokens_per_minute";
+}
+
 }  // namespace voxgate::metrics

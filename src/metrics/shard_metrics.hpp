@@ -65,6 +65,16 @@ enum class ResponseStatus : std::uint8_t { completed, cancelled, incomplete, fai
 inline constexpr std::size_t response_status_count = 4;
 const char* response_status_label(ResponseStatus status);
 
+// Why a /v1/realtime client was refused (voxgate_auth_rejections_total{reason}).
+enum class AuthRejection : std::uint8_t { missing_api_key, invalid_api_key, origin_not_allowed, model_not_allowed };
+inline constexpr std::size_t auth_rejection_count = 4;
+const char* auth_rejection_label(AuthRejection reason);
+
+// Which per-key limit refused a session or response (voxgate_rate_limited_total{limit}).
+enum class KeyLimit : std::uint8_t { max_sessions, responses_per_minute, tokens_per_minute };
+inline constexpr std::size_t key_limit_count = 3;
+const char* key_limit_label(KeyLimit limit);
+
 // HTTP status codes are counted in a flat table indexed by code (100..599); scrape
 // emits only the non-zero ones, so label cardinality stays bounded by what happened.
 class StatusCodeCounters {
@@ -150,6 +160,12 @@ struct alignas(64) ShardMetrics {
     Counter conversation_items_evicted;
     Counter conversation_too_large;  // events refused: the item or settings alone do not fit
     Counter responses_size_limited;  // responses ended incomplete at limits.max_response_bytes
+
+    // client authentication and per-key limits
+    std::array<Counter, auth_rejection_count> auth_rejections;
+    void auth_rejected(AuthRejection reason) noexcept { auth_rejections[static_cast<std::size_t>(reason)].inc(); }
+    std::array<Counter, key_limit_count> rate_limited;
+    void rate_limit_hit(KeyLimit limit) noexcept { rate_limited[static_cast<std::size_t>(limit)].inc(); }
 
     // upstream; providers indexed as in Config::providers
     std::vector<ProviderMetrics> providers;

@@ -35,8 +35,9 @@ inline constexpr std::string_view session_taken_over = "session_taken_over";  //
 inline constexpr std::string_view conversation_too_large = "conversation_too_large";
 // the server is draining (SIGTERM): no new responses
 inline constexpr std::string_view server_shutting_down = "server_shutting_down";
-// abuse
-inline constexpr std::string_view rate_limit_exceeded = "rate_limit_exceeded";
+// abuse and authorization
+inline constexpr std::string_view rate_limit_exceeded = "rate_limit_exceeded";  // also per-key limits
+inline constexpr std::string_view model_not_allowed = "model_not_allowed";  // the client key may not use the model
 // upstream, when the provider layer gives no code of its own
 inline constexpr std::string_view upstream_error = "upstream_error";
 }  // namespace codes

@@ -65,6 +65,18 @@ std::string error_event(const ProtocolError& error) {
     return to_text(out);
 }
 
+std::string rate_limits_updated(std::span<const RateLimit> limits) {
+    auto out = event("rate_limits.updated");
+    auto list = OrderedJson::array();
+    for (const auto& limit : limits)
+        list.push_back({{"name", limit.name},
+                        {"limit", limit.limit},
+                        {"remaining", limit.remaining},
+                        {"reset_seconds", limit.reset_seconds}});
+    out["rate_limits"] = std::move(list);
+    return to_text(out);
+}
+
 std::string session_created(const OrderedJson& session) {
     auto out = event("session.created");
     out["session"] = session;

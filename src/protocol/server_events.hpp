@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,15 @@ std::string conversation_item_done(const Item& item, std::optional<std::string_v
 std::string conversation_item_deleted(std::string_view item_id);
 std::string conversation_item_retrieved(const Item& item);
 std::string conversation_item_truncated(std::string_view item_id, std::int64_t content_index, std::int64_t audio_end_ms);
+
+// One entry of rate_limits.updated (protocols.md 1.7).
+struct RateLimit {
+    std::string_view name;  // "requests" | "tokens"
+    std::uint64_t limit = 0;
+    std::uint64_t remaining = 0;
+    double reset_seconds = 0;
+};
+std::string rate_limits_updated(std::span<const RateLimit> limits);
 
 std::string response_created(const OrderedJson& response);
 std::string response_done(const OrderedJson& response);

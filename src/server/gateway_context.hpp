@@ -13,7 +13,9 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "auth/authenticator.hpp"
 #include "auth/client_key.hpp"
+#include "auth/key_usage.hpp"
 #include "metrics/collector.hpp"
 #include "server/connection_admission.hpp"
 #include "session/client_link.hpp"
@@ -33,6 +35,7 @@ struct UpgradeInfo {
     QueryParams query;                           // decoded ?name=value pairs of the target
     asio::ip::address peer_address;              // the client's IP as seen by the socket
     std::shared_ptr<const auth::ClientKey> key;  // the authenticated key; null when auth.mode is none
+    std::shared_ptr<auth::SessionLease> session_lease;  // the key's session slot, held by the session
 };
 
 // Creates the protocol handler of a new WebSocket connection on `shard`.
@@ -45,6 +48,7 @@ struct GatewayContext {
     session::SessionRegistry registry;
     std::unique_ptr<metrics::Collector> collector;
     ClientHandlerFactory make_handler;
+    std::unique_ptr<auth::Authenticator> authenticator;  // set when auth.mode is api_keys
     std::atomic<bool> draining{false};            // SIGTERM came: /readyz answers 503
     std::atomic<bool> refusing_new_work{false};   // the readiness grace is over: no new sessions or responses
     std::atomic<std::int64_t> websocket_connections{0};  // open WebSockets across shards (drain waits for 0)
@@ -53,5 +57,7 @@ struct GatewayContext {
 
 // Splits "a=1&b=x%20y" into decoded pairs. Malformed escapes are kept literally.
 QueryParams parse_query(std::string_view query);
+// The first value of `name`; "" when absent.
+std::string query_value(const QueryParams& query, std::string_view name);
 
 }  // namespace voxgate::server

@@ -11,6 +11,7 @@
 
 #include "server/gateway_context.hpp"
 #include "server/shard.hpp"
+#include "server/upgrade_admission.hpp"
 #include "server/ws_connection.hpp"
 
 namespace voxgate::server {
@@ -118,11 +119,16 @@ void HttpSession<Stream>::upgrade(HttpRequest request) {
         send(error_response(http::status::service_unavailable, "unavailable", message, request.version(), false));
     };
     if (gateway.refusing_new_work.load(std::memory_order_relaxed)) return refuse("server is shutting down");
-    shard_.metrics().http_request(metrics::HttpPath::realtime, 101);
-    IdleTracked::unlink();  // from here the WebSocket connection is tracked instead
     UpgradeInfo info;
     if (target_path(request.target()).size() < request.target().size())
         info.query = parse_query(request.target().substr(target_path(request.target()).size() + 1));
+    if (auto refusal = admit_upgrade(request, info, gateway, shard_.metrics())) {
+        shard_.metrics().http_request(metrics::HttpPath::realtime, static_cast<int>(refusal->status));
+        // Refused before the upgrade: an ordinary HTTP error, and the connection closes.
+        return send(error_response(refusal->status, refusal->type, refusal->message, request.version(), false));
+    }
+    shard_.metrics().http_request(metrics::HttpPath::realtime, 101);
+    IdleTracked::unlink();  // from here the WebSocket connection is tracked instead
     error_code ec;
     auto peer = beast::get_lowest_layer(stream_).remote_endpoint(ec);
     if (!ec) info.peer_address = peer.address();

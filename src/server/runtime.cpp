@@ -47,6 +47,7 @@ Runtime::Runtime(Config config) : context_(std::make_unique<GatewayContext>()) {
         tls.use_private_key_file(cfg.tls.key_file, asio::ssl::context::pem, ec);
         if (ec) throw std::runtime_error("tls.key_file: cannot use " + cfg.tls.key_file + ": " + ec.message());
     }
+    if (cfg.auth.enabled()) context_->authenticator = std::make_unique<auth::Authenticator>(cfg.auth.keys_file);
     unsigned threads = cfg.server.threads ? cfg.server.threads : std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<Shard>(i, *context_));
 
@@ -56,6 +57,18 @@ Runtime::Runtime(Config config) : context_(std::make_unique<GatewayContext>()) {
     for (auto& provider : cfg.providers) provider_names.push_back(provider.name);
     context_->collector = std::make_unique<metrics::Collector>(
         std::move(shard_metrics), std::move(provider_names), [ctx = context_.get()] { return ctx->registry.size(); });
+}
+
+std::optional<std::string> Runtime::reload_keys() {
+    auto& authenticator = context_->authenticator;
+    if (!authenticator) return std::nullopt;
+    if (auto error = authenticator->reload()) {
+        spdlog::error("keys file not reloaded, the previous keys stay in use: {}", *error);
+        return error;
+    }
+    spdlog::info("keys file {} reloaded: {} keys (new handshakes use them)", context_->config.auth.keys_file,
+                 authenticator->key_count());
+    return std::nullopt;
 }
 
 Runtime::~Runtime() {

@@ -2,6 +2,8 @@
 // The gateway process: N shards (thread + io_context each), their listeners on one
 // port, and the graceful shutdown sequence (design.md, "Threads" and "Operations").
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -26,6 +28,11 @@ public:
     void bind();
     tcp::endpoint local_endpoint() const;
     void start();  // runs the shard threads
+
+    // SIGHUP: reads auth.keys_file again (no-op with auth.mode none). Live connections and
+    // sessions are untouched; new handshakes use the new keys. A bad file keeps the old
+    // keys; its reason is logged and returned.
+    std::optional<std::string> reload_keys();
 
     // Graceful stop (README "Operations"): /readyz 503 while still accepting for
     // shutdown.readiness_grace, then refuse new sessions and responses, let streaming

@@ -38,6 +38,12 @@ void Shard::set_conversation_expiry(std::unique_ptr<session::ConversationExpiry>
     expiry_ = std::move(expiry);
 }
 
+std::string query_value(const QueryParams& query, std::string_view name) {
+    for (const auto& [key, value] : query)
+        if (key == name) return value;
+    return {};
+}
+
 QueryParams parse_query(std::string_view query) {
     QueryParams params;
     auto decode = [](std::string_view in) {

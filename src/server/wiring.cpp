@@ -9,16 +9,6 @@
 
 namespace voxgate::server {
 
-namespace {
-
-std::string query_value(const QueryParams& query, std::string_view name) {
-    for (auto& [key, value] : query)
-        if (key == name) return value;
-    return {};
-}
-
-}  // namespace
-
 void wire_gateway(Runtime& runtime) {
     auto& gateway = runtime.context();
     // One immutable default settings object for every session; copied only on session.update.
@@ -48,7 +38,7 @@ void wire_gateway(Runtime& runtime) {
         return std::make_shared<session::RealtimeSession>(
             link, *shard.realtime_context(),
             session::SessionParams{query_value(upgrade.query, "model"), query_value(upgrade.query, "session_id"),
-                                   upgrade.key, upgrade.peer_address});
+                                   upgrade.key, upgrade.peer_address, upgrade.session_lease});
     };
 }
 

@@ -1,5 +1,7 @@
 #include "server/ws_connection.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -8,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/shard.hpp"
+#include "server/upgrade_admission.hpp"
 
 namespace voxgate::server {
 
@@ -28,20 +31,6 @@ constexpr std::size_t hard_limit_factor = 8;
 
 // How long a peer gets to answer our close frame before the socket is cut.
 constexpr auto close_grace = std::chrono::seconds(5);
-
-bool offers_subprotocol(const HttpRequest& request, std::string_view wanted) {
-    auto offered = request[http::field::sec_websocket_protocol];
-    while (!offered.empty()) {
-        auto comma = offered.find(',');
-        auto token = offered.substr(0, comma);
-        while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-        while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-        if (token == wanted) return true;
-        if (comma == std::string_view::npos) break;
-        offered.remove_prefix(comma + 1);
-    }
-    return false;
-}
 
 }  // namespace
 
@@ -82,7 +71,9 @@ void WsConnection<NextLayer>::run(HttpRequest upgrade, UpgradeInfo info) {
     }
     // Browser-style Realtime clients offer the "realtime" subprotocol and fail the
     // handshake unless the server selects one (protocols.md 1.1).
-    bool select_realtime = offers_subprotocol(upgrade, "realtime");
+    // The key subprotocol (openai-insecure-api-key.<key>) is never echoed: it is a secret.
+    const auto offered = offered_subprotocols(upgrade);
+    bool select_realtime = std::find(offered.begin(), offered.end(), "realtime") != offered.end();
     ws_.set_option(websocket::stream_base::decorator([select_realtime](websocket::response_type& response) {
         response.set(http::field::server, "voxgate");
         if (select_realtime) response.set(http::field::sec_websocket_protocol, "realtime");

@@ -119,11 +119,12 @@ void Ownership::detach() {
 }
 
 Claim claim_conversation(SessionRegistry& registry, const SessionId& id, const std::shared_ptr<Ownership>& successor,
-                         Clock::time_point now, std::chrono::seconds ttl) {
+                         Clock::time_point now, std::chrono::seconds ttl, std::string_view key_name) {
     std::shared_ptr<Ownership> previous;
     bool found = false;
     bool stale = false;
     registry.with(id, [&](Conversation& conversation) {
+        if (conversation.key_name != key_name) return;  // another key's: as if it did not exist
         if (expired(conversation, now, ttl)) {
             stale = true;
             return;

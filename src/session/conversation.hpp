@@ -56,6 +56,10 @@ struct Conversation {
     SessionId id;                 // the resume credential: never echoed except in session.created
     std::string conversation_id;  // "conv_" + independent random hex, echoed in every response
     Clock::time_point created_at = Clock::now();
+    // The client key it was created under ("" with auth.mode none); set before it enters
+    // the registry and never changed, so it is readable under the registry lock. Only a
+    // connection with the same key may resume or take it over.
+    std::string key_name;
 
     // Owned by the owning connection's thread.
     std::string model;  // client-visible model name; routes pick the provider
@@ -138,12 +142,13 @@ struct Claim {
     std::shared_ptr<Conversation> conversation;
 };
 
-// Makes `successor` the owner of conversation `id` if it exists and has not expired at
-// `now`. On `ready` the caller calls successor->mark_ready() itself; on `handover` the
+// Makes `successor` the owner of conversation `id` if it exists, has not expired at `now`
+// and was created under `key_name` (another key's conversation is not_found, exactly as
+// an unknown id, and is left untouched). On `ready` the caller calls successor->mark_ready() itself; on `handover` the
 // previous owner is asked to let go and successor->mark_ready() runs on successor's
 // executor when it has. An expired conversation is erased and reported not_found.
 Claim claim_conversation(SessionRegistry& registry, const SessionId& id, const std::shared_ptr<Ownership>& successor,
-                         Clock::time_point now, std::chrono::seconds ttl);
+                         Clock::time_point now, std::chrono::seconds ttl, std::string_view key_name = {});
 
 // The history as a provider sees it: system/user/assistant messages, function calls as
 // assistant tool_calls (consecutive calls in one message), outputs as tool messages.

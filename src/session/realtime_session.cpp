@@ -37,6 +37,7 @@ public:
     void on_text_delta(std::string_view text) override {
         session_.contained("response text delta", [&] {
             if (done || text.empty() || !session_.admit_output(*this, text.size())) return;
+            ++deltas;
             stream.text_delta(text);
             session_.on_first_delta(*this);
         });
@@ -45,6 +46,7 @@ public:
                             std::string_view fragment) override {
         session_.contained("response tool call delta", [&] {
             if (done || !session_.admit_output(*this, call_id.size() + name.size() + fragment.size())) return;
+            ++deltas;
             stream.tool_call_delta(index, call_id, name, fragment);
             session_.on_first_delta(*this);
         });
@@ -52,6 +54,7 @@ public:
     void on_usage(const upstream::Usage& usage) override {
         session_.contained("response usage", [&] {
             stream.set_usage({usage.input_tokens, usage.output_tokens, usage.total_tokens});
+            output_tokens = usage.output_tokens > 0 ? static_cast<std::uint64_t>(usage.output_tokens) : 0;
         });
     }
     void on_finish(upstream::FinishReason reason) override { finish_reason = reason; }
@@ -80,6 +83,8 @@ public:
     const bool in_conversation;  // false: out-of-band (conversation "none")
     bool done = false;
     std::size_t output_bytes = 0;  // text + tool call bytes so far, for limits.max_response_bytes
+    std::uint64_t deltas = 0;         // streamed deltas: the token count when the provider reports no usage
+    std::uint64_t output_tokens = 0;  // from the provider's usage, when it reports one
     upstream::FinishReason finish_reason = upstream::FinishReason::none;
     Clock::time_point started_at{};
     Clock::time_point first_content_at{};  // upstream bytes with the first delta arrived
@@ -123,6 +128,7 @@ RealtimeSession::RealtimeSession(ClientLink& link, const RealtimeContext& contex
       params_(std::move(params)),
       key_(std::move(params_.key)),
       peer_address_(params_.peer_address),
+      session_lease_(std::move(params_.session_lease)),
       rate_limiter_(context.limits.max_events_per_second) {}
 
 RealtimeSession::~RealtimeSession() { shut_down(); }
@@ -144,7 +150,7 @@ void RealtimeSession::on_open() {
             ownership_ = std::make_shared<Ownership>(context_.executor, owner(), context_.registry, *id, false,
                                                      context_.now);
             Claim claim = claim_conversation(context_.registry, *id, ownership_, context_.now(),
-                                             context_.sessions.resume_ttl);
+                                             context_.sessions.resume_ttl, key_name());
             if (claim.outcome != ClaimOutcome::not_found && claim.conversation) {
                 conversation_ = std::move(claim.conversation);
                 resumed_ = true;
@@ -161,6 +167,7 @@ void RealtimeSession::on_open() {
 
 void RealtimeSession::start_new_conversation() {
     auto conversation = std::make_shared<Conversation>();
+    conversation->key_name = key_name();
     conversation->model = params_.model.empty() ? context_.sessions.default_model : params_.model;
     conversation->settings = context_.preset ? context_.preset
                                              : std::make_shared<const protocol::SessionSettings>(
@@ -262,6 +269,7 @@ void RealtimeSession::shut_down() {
     if (ownership_) ownership_->abandon();
     ownership_.reset();
     conversation_.reset();
+    session_lease_.reset();  // the key's session slot is free as soon as the connection is gone
 }
 
 void RealtimeSession::close(std::uint16_t code, std::string_view reason) {
@@ -355,6 +363,13 @@ void RealtimeSession::handle_event(std::string_view message) {
 }
 
 void RealtimeSession::update_session(const std::string& event_id, protocol::SessionUpdate& update) {
+    if (update.patch.model && key_ && !auth::allows_model(*key_, *update.patch.model)) {
+        if (context_.metrics) context_.metrics->auth_rejected(metrics::AuthRejection::model_not_allowed);
+        // Nothing of the update applies: the session stays as it was.
+        return reject(event_id, codes::model_not_allowed,
+                      "key '" + key_->name + "' may not use model '" + shortened(*update.patch.model) + "'",
+                      "session.model");
+    }
     auto settings = std::make_shared<protocol::SessionSettings>(*conversation_->settings);
     protocol::apply_patch(*settings, update.patch);
     const std::size_t settings_bytes = protocol::stored_bytes(*settings);
@@ -488,6 +503,7 @@ void RealtimeSession::create_response(const std::string& event_id, protocol::Res
     if (response_)
         return reject(event_id, codes::conversation_already_has_active_response,
                       "conversation already has an active response " + response_->stream.id());
+    if (!admit_response_for_key(event_id)) return;
     protocol::ResponseParams& params = request.response;
     const protocol::SessionSettings& settings = *conversation_->settings;
 
@@ -529,6 +545,7 @@ void RealtimeSession::create_response(const std::string& event_id, protocol::Res
     response->started_at = context_.now();
     if (context_.metrics) context_.metrics->responses_active.add();
     response->stream.begin();
+    send_rate_limits();
 
     auto handle = context_.responses.start(conversation_->model, std::move(chat), *response);
     if (response->done) return;  // finished inside start(); the handle is dropped here, outside its callbacks
@@ -542,6 +559,38 @@ void RealtimeSession::create_response(const std::string& event_id, protocol::Res
     }
     response->handle = std::move(handle);
     if (sending_paused_) response->handle->pause();
+}
+
+std::string RealtimeSession::key_name() const { return key_ ? key_->name : std::string(); }
+
+bool RealtimeSession::admit_response_for_key(const std::string& event_id) {
+    if (!key_) return true;
+    auto refused = key_->usage->admit_response(key_->limits, context_.now());
+    if (!refused) return true;
+    const bool tokens = *refused == auth::KeyUsage::Limit::tokens_per_minute;
+    if (context_.metrics)
+        context_.metrics->rate_limit_hit(tokens ? metrics::KeyLimit::tokens_per_minute
+                                                : metrics::KeyLimit::responses_per_minute);
+    // Refused before any upstream request: no response.created, nothing is billed.
+    ProtocolError error = protocol::invalid_request(
+        codes::rate_limit_exceeded,
+        tokens ? "key '" + key_->name + "' used its " + std::to_string(key_->limits.tokens_per_minute) +
+                     " output tokens per minute (limits.tokens_per_minute); try again later"
+               : "key '" + key_->name + "' reached " + std::to_string(key_->limits.responses_per_minute) +
+                     " responses per minute (limits.responses_per_minute); try again later");
+    error.type = "rate_limit_error";
+    error.event_id = event_id;
+    send(protocol::error_event(error));
+    send_rate_limits();
+    return false;
+}
+
+// rate_limits.updated, as OpenAI sends it at the start of each response, for the limits
+// the key has.
+void RealtimeSession::send_rate_limits() {
+    if (!key_) return;
+    auto limits = key_->usage->rate_limits(key_->limits, context_.now());
+    if (!limits.empty()) send(protocol::rate_limits_updated(limits));
 }
 
 void RealtimeSession::cancel_response_request(const std::string& event_id, const protocol::ResponseCancel& request) {
@@ -602,6 +651,7 @@ void RealtimeSession::finish_response(const protocol::ResponseEnd& end) {
     ActiveResponse& response = *response_;
     response.done = true;
     response.stream.end(end);  // closing events; the listener callbacks update the history
+    if (key_) key_->usage->charge_tokens(key_->limits, std::max(response.output_tokens, response.deltas), context_.now());
     if (auto* metrics = context_.metrics) {
         metrics->responses_active.sub();
         metrics->response_done(metric_status(end.status));

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "auth/client_key.hpp"
+#include "auth/key_usage.hpp"
 #include "protocol/client_events.hpp"
 #include "protocol/event_rate_limiter.hpp"
 #include "protocol/response_stream.hpp"
@@ -69,6 +70,7 @@ struct SessionParams {
     std::string session_id;  // ?session_id=; "" = start a new session
     std::shared_ptr<const auth::ClientKey> key = nullptr;  // the authenticated key; null: auth.mode none
     asio::ip::address peer_address = {};                   // the client's IP
+    std::shared_ptr<auth::SessionLease> session_lease = nullptr;  // the key's session slot; freed with the session
 };
 
 inline constexpr std::uint16_t close_code_policy = 1008;
@@ -140,6 +142,9 @@ private:
     void truncate_item(const std::string& event_id, const protocol::ItemTruncate& request);
     void create_response(const std::string& event_id, protocol::ResponseCreate& request);
     void cancel_response_request(const std::string& event_id, const protocol::ResponseCancel& request);
+    std::string key_name() const;  // "" with auth.mode none
+    bool admit_response_for_key(const std::string& event_id);  // per-key limits; false = refused (told)
+    void send_rate_limits();
 
     std::string new_item_id() const;
     void evict_history();
@@ -164,6 +169,7 @@ private:
     // Who this session belongs to, for its whole life (params_ is cleared when ready).
     const std::shared_ptr<const auth::ClientKey> key_;
     const asio::ip::address peer_address_;
+    std::shared_ptr<auth::SessionLease> session_lease_;
     State state_ = State::created;
     bool link_closed_ = false;     // on_closed came: nothing may be sent any more
     bool resumed_ = false;

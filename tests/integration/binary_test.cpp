@@ -5,10 +5,13 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "support/load_scale.hpp"
+#include "auth/key_digest.hpp"
 #include "support/test_gateway.hpp"
 #include "support/ws_client.hpp"
 
@@ -214,6 +217,109 @@ TEST(Binary, SigtermDrainsAThousandStreamsEachEndingWithResponseDoneThen1001) {
     EXPECT_EQ(closed_going_away, streams);
     EXPECT_EQ(child.wait(30s), 0) << child.stderr_text();
     ::unlink(path.c_str());
+}
+
+// ---------------------------------------------------------------------------------------
+// Authentication: the open-relay refusal, hash-key, and SIGHUP reloading the keys file
+
+std::string keys_json(const std::string& name, const std::string& key) {
+    return R"({"keys": [{"name": ")" + name + R"(", "sha256": ")" + auth::to_hex(auth::sha256_of(key)) + R"("}]})";
+}
+
+// The handshake status for `key` (101 when the upgrade is accepted).
+int upgrade_status(std::uint16_t port, const std::string& key) {
+    return http_get(port, "/v1/realtime", "GET",
+                    {{"Authorization", "Bearer " + key},
+                     {"Connection", "Upgrade"},
+                     {"Upgrade", "websocket"},
+                     {"Sec-WebSocket-Version", "13"},
+                     {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}})
+        .status;
+}
+
+TEST(Binary, UnauthenticatedNonLoopbackListenWithARealProviderKeyExits2) {
+    auto path = write_temp_config(R"({ "providers": { "main": { "kind": "openai", "base_url": "https://api.openai.com/v1",
+        "api_key_env": "TEST_SECRET_KEY" } } })");
+    ChildProcess child({"--config", path, "--listen", "0.0.0.0:" + std::to_string(free_port())},
+                       {{"TEST_SECRET_KEY", "sk-super-secret-value"}});
+    EXPECT_EQ(child.wait(10s), 2);
+    const auto err = child.stderr_text();
+    EXPECT_NE(err.find("config error: auth.mode:"), std::string::npos) << err;
+    EXPECT_NE(err.find("server.listen"), std::string::npos) << err;
+    EXPECT_NE(err.find("auth.allow_unauthenticated"), std::string::npos) << err;
+    EXPECT_EQ(err.find("sk-super-secret-value"), std::string::npos);
+    std::filesystem::remove(path);
+}
+
+TEST(Binary, DemoOnlyFirstRunStillStartsOnAllInterfaces) {
+    auto port = free_port();
+    ChildProcess child({"--config", source_dir() + "/config/voxgate.json", "--listen", "0.0.0.0:" + std::to_string(port),
+                        "--threads", "1"},
+                       {{"OPENAI_API_KEY", ""}, {"ANTHROPIC_API_KEY", ""}});
+    ASSERT_TRUE(wait_healthy(port, 10s)) << child.stderr_text();
+    child.signal(SIGTERM);
+    EXPECT_EQ(child.wait(20s), 0) << child.stderr_text();
+}
+
+TEST(Binary, HashKeyPrintsWhatSha256sumPrints) {
+    const std::string key = "sk-vox-test-0123456789abcdef";
+    ChildProcess child({"hash-key"}, {}, key + "\n");
+    ASSERT_EQ(child.wait(10s), 0) << child.stderr_text();
+    std::string expected;
+    {
+        std::FILE* pipe = ::popen(("printf %s '" + key + "' | sha256sum").c_str(), "r");
+        ASSERT_NE(pipe, nullptr);
+        char line[128] = {};
+        ASSERT_NE(std::fgets(line, sizeof line, pipe), nullptr);
+        ::pclose(pipe);
+        expected = std::string(line).substr(0, 64);
+    }
+    EXPECT_EQ(child.stdout_text(), expected + "\n");
+    EXPECT_EQ(child.stdout_text().find(key), std::string::npos);
+
+    ChildProcess empty({"hash-key"}, {}, std::string());
+    EXPECT_EQ(empty.wait(10s), 2);
+}
+
+TEST(Binary, SighupReloadsTheKeysFileWithoutDroppingConnections) {
+    auto keys = write_temp_config(keys_json("team-a", "sk-key-a"));
+    auto port = free_port();
+    auto config = write_temp_config(R"({ "auth": { "mode": "api_keys", "keys_file": ")" + keys + R"(" } })");
+    ChildProcess child({"--config", config, "--listen", listen_arg(port), "--threads", "2"});
+    ASSERT_TRUE(wait_healthy(port, 10s)) << child.stderr_text();
+    auto live = WsClient::connect(port, {.headers = {{"Authorization", "Bearer sk-key-a"}}, .read_timeout = 20s});
+    ASSERT_TRUE(live->read());  // session.created
+    EXPECT_EQ(upgrade_status(port, "sk-key-b"), 401);
+
+    std::ofstream(keys) << keys_json("team-b", "sk-key-b");
+    child.signal(SIGHUP);
+    int status = 0;
+    for (auto deadline = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < deadline;) {
+        if ((status = upgrade_status(port, "sk-key-b")) == 101) break;
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_EQ(status, 101) << child.stderr_text();
+    EXPECT_EQ(upgrade_status(port, "sk-key-a"), 401);
+
+    // A bad file: logged, the previous keys stay.
+    std::ofstream(keys) << R"({"keys": [{"name": "x", "sha256": "oops"}]})";
+    child.signal(SIGHUP);
+    bool logged = false;
+    for (auto deadline = std::chrono::steady_clock::now() + 20s; !logged && std::chrono::steady_clock::now() < deadline;) {
+        logged = child.stderr_text().find("keys file not reloaded") != std::string::npos;
+        if (!logged) std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(logged) << child.stderr_text();
+    EXPECT_NE(child.stderr_text().find("keys[0].sha256"), std::string::npos);
+    EXPECT_EQ(upgrade_status(port, "sk-key-b"), 101);
+
+    // The connection opened under the removed key is still up.
+    live->send_text(R"({"type": "session.update", "session": {"instructions": "still here"}})");
+    EXPECT_EQ(live->read_until("session.updated")["session"]["instructions"], "still here");
+    child.signal(SIGTERM);
+    EXPECT_EQ(child.wait(20s), 0) << child.stderr_text();
+    std::filesystem::remove(keys);
+    std::filesystem::remove(config);
 }
 
 }  // namespace

@@ -138,11 +138,21 @@ std::string read_file(const std::string& path) {
 }
 }  // namespace
 
-ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                           const std::optional<std::string>& stdin_text) {
     char stderr_template[] = "/tmp/voxgate-test-stderr-XXXXXX";
     char stdout_template[] = "/tmp/voxgate-test-stdout-XXXXXX";
     int err_fd = ::mkstemp(stderr_template);
     int out_fd = ::mkstemp(stdout_template);
+    int in_fd = -1;
+    if (stdin_text) {
+        char stdin_template[] = "/tmp/voxgate-test-stdin-XXXXXX";
+        in_fd = ::mkstemp(stdin_template);
+        ::unlink(stdin_template);  // the open descriptor keeps it until the child has read it
+        if (::write(in_fd, stdin_text->data(), stdin_text->size()) != static_cast<ssize_t>(stdin_text->size()))
+            throw std::runtime_error("cannot write the child's stdin");
+        ::lseek(in_fd, 0, SEEK_SET);
+    }
     stderr_path_ = stderr_template;
     stdout_path_ = stdout_template;
     pid_ = ::fork();
@@ -150,6 +160,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::map<
     if (pid_ == 0) {
         ::dup2(err_fd, 2);
         ::dup2(out_fd, 1);
+        if (in_fd >= 0) ::dup2(in_fd, 0);
         ::setpgid(0, 0);
         for (auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
         std::vector<char*> argv;
@@ -167,6 +178,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::map<
     }
     ::close(err_fd);
     ::close(out_fd);
+    if (in_fd >= 0) ::close(in_fd);
 }
 
 ChildProcess::~ChildProcess() {

@@ -70,7 +70,9 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout = std::ch
 // The real binary in a child process.
 class ChildProcess {
 public:
-    ChildProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+    // stdin_text: what the child reads on stdin (otherwise it inherits the runner's).
+    ChildProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+                 const std::optional<std::string>& stdin_text = std::nullopt);
     ~ChildProcess();
 
     int pid() const { return pid_; }

@@ -159,6 +159,7 @@ TEST(ConfigShippedFile, LoadsWithoutAnyEnvironmentVariable) {
 TEST(ConfigShippedFile, ResolvesKeysFromTheEnvironment) {
     CliOptions cli;
     cli.config_file = std::string(VOXGATE_SOURCE_DIR) + "/config/voxgate.json";
+    cli.listen = "127.0.0.1:8080";  // with a real key and no auth, 0.0.0.0 is refused (ConfigAuth tests)
     const FakeEnvironment env{{"OPENAI_API_KEY", "sk-test-openai"}};
 
     const Config config = load_config(cli, env.lookup());

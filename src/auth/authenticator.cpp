@@ -1,0 +1,56 @@
+#include "auth/authenticator.hpp"
+
+#include "auth/key_digest.hpp"
+#include "auth/key_usage.hpp"
+#include "config/config_loader.hpp"
+
+namespace voxgate::auth {
+
+Authenticator::Authenticator(std::string keys_file)
+    : Authenticator(keys_file, config::load_keys_file(keys_file)) {}
+
+Authenticator::Authenticator(std::string keys_file, std::vector<ClientKey> keys)
+    : keys_file_(std::move(keys_file)), keys_(with_usage(std::move(keys), nullptr)) {}
+
+std::shared_ptr<const KeySet> Authenticator::current() const {
+    std::lock_guard lock(mutex_);
+    return keys_;
+}
+
+std::shared_ptr<const KeySet> Authenticator::with_usage(std::vector<ClientKey> keys,
+                                                        const std::shared_ptr<const KeySet>& previous) {
+    auto set = std::make_shared<KeySet>();
+    for (auto& key : keys) {
+        if (previous)
+            for (const auto& old : *previous)
+                if (old->name == key.name) key.usage = old->usage;
+        if (!key.usage) key.usage = std::make_shared<KeyUsage>();
+        set->push_back(std::make_shared<const ClientKey>(std::move(key)));
+    }
+    return set;
+}
+
+std::shared_ptr<const ClientKey> Authenticator::authenticate(std::string_view secret) const {
+    if (secret.empty()) return nullptr;
+    const KeyDigest digest = sha256_of(secret);
+    std::shared_ptr<const ClientKey> found;
+    for (const auto& key : *current())
+        if (same_digest(key->sha256, digest) && !found) found = key;  // no early exit
+    return found;
+}
+
+std::optional<std::string> Authenticator::reload() {
+    std::shared_ptr<const KeySet> fresh;
+    try {
+        fresh = with_usage(config::load_keys_file(keys_file_), current());
+    } catch (const std::exception& error) {
+        return std::string(error.what());
+    }
+    std::lock_guard lock(mutex_);
+    keys_ = std::move(fresh);
+    return std::nullopt;
+}
+
+std::size_t Authenticator::key_count() const { return current()->size(); }
+
+}  // namespace voxgate::auth

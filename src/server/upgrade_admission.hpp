@@ -1,0 +1,35 @@
+#pragma once
+// What a /v1/realtime upgrade must pass before the 101, in order: a browser Origin in
+// auth.allowed_origins; with auth.mode api_keys a valid key (Authorization: Bearer, or
+// the openai-insecure-api-key.<key> subprotocol browsers use), a ?model= the key may
+// use, and a free session slot of the key. A refusal is an HTTP error with a JSON reason
+// (401 invalid_api_key, 403 origin_not_allowed / model_not_allowed, 429
+// rate_limit_exceeded); the key itself never appears in it or in a log.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/gateway_context.hpp"
+#include "server/http_routes.hpp"
+
+namespace voxgate::server {
+
+// The prefix of the subprotocol that carries a client key (protocols.md 1.1).
+inline constexpr std::string_view api_key_subprotocol_prefix = "openai-insecure-api-key.";
+
+// The tokens of Sec-WebSocket-Protocol, trimmed, in order.
+std::vector<std::string_view> offered_subprotocols(const HttpRequest& request);
+
+struct UpgradeRefusal {
+    http::status status;
+    std::string_view type;  // error.type of the JSON body
+    std::string message;
+};
+
+// On success sets info.key and info.session_lease (api_keys mode); otherwise returns the
+// refusal to send and counts it in `metrics`.
+std::optional<UpgradeRefusal> admit_upgrade(const HttpRequest& request, UpgradeInfo& info,
+                                            const GatewayContext& gateway, metrics::ShardMetrics& metrics);
+
+}  // namespace voxgate::server
