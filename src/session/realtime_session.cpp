@@ -634,7 +634,8 @@ void RealtimeSession::on_response_done(ActiveResponse& response, const upstream:
     }
     // What went wrong goes to the log; the client gets the source's generic message only.
     if (!result.error_detail.empty()) {
-        spdlog::warn("session {}: response {} failed: {}", session_id_, response.stream.id(), result.error_detail);
+        // log_id(): the full session id is the resume credential.
+        spdlog::warn("session {}: response {} failed: {}", log_id(), response.stream.id(), result.error_detail);
     }
     // A failure (or a stream cut short with an error) is also told as an `error` event.
     if (end.status == protocol::ResponseStatus::failed || !result.error_message.empty()) {

@@ -180,7 +180,7 @@ TEST(Binary, SigtermDrainsAThousandStreamsEachEndingWithResponseDoneThen1001) {
     auto port = free_port();
     // The demo provider at 2 tokens/s: no reply finishes within the 1 s grace + 2 s drain.
     auto path = write_temp_config(R"({ "shutdown": { "readiness_grace_seconds": 1, "drain_seconds": 2 },
-        "limits": { "max_connections": 5000 },
+        "limits": { "max_connections": 5000, "max_connections_per_ip": 0, "max_handshakes_per_second_per_ip": 0 },
         "providers": { "demo": { "kind": "demo", "demo_tokens_per_second": 2, "demo_first_token_delay_ms": 1 } },
         "routes": { "*": ["demo"] } })");
     ChildProcess child({"--config", path, "--listen", listen_arg(port), "--threads", "2"});
