@@ -48,7 +48,7 @@ struct Stream {
     std::size_t text_bytes = 0;
 };
 
-// Chunks shaped like recorded OpenAI traffic (protocols.md §2.2): one word per chunk,
+// Chunks shaped like recorded OpenAI traffic (docs/wire-protocols.md §2.2): one word per chunk,
 // obfuscation padding, a keep-alive comment now and then, the finish and usage chunks, [DONE].
 Stream make_openai_stream() {
     static const char* const kWords[] = {" the", " gateway", " streams", " tokens", " to", " every",

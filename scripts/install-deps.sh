@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libssl-dev nlohmann-json3-dev libcurl4-openssl-dev
   libspdlog-dev prometheus-cpp-dev libgtest-dev
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
+  iproute2                  # ss: the TCP keepalive test reads socket timers
 )
 # Node.js + npm run the official OpenAI SDK compatibility test.
 if [ "${VOXGATE_WITH_NODE:-1}" = "1" ]; then

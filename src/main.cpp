@@ -12,6 +12,7 @@
 
 #include "config/cli.hpp"
 #include "config/config_loader.hpp"
+#include "server/fd_limit.hpp"
 #include "server/logging.hpp"
 #include "server/runtime.hpp"
 #include "server/wiring.hpp"
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
 
     try {
         server::configure_logging(config.log);
+        if (auto warning = server::fd_limit_warning(server::raise_fd_limit(), config.limits.max_connections))
+            spdlog::warn("{}", *warning);
         server::Runtime runtime(config);
         server::wire_gateway(runtime);
         try {

@@ -26,7 +26,7 @@ struct TlsConfig {
     bool enabled() const { return !cert_file.empty() && !key_file.empty(); }
 };
 
-// Limits for everything a client can grow (style.md: one place, like uWS's WebSocketBehavior).
+// Limits for everything a client can grow (docs/style.md: one place, like uWS's WebSocketBehavior).
 struct LimitsConfig {
     std::size_t max_message_bytes = 256 * 1024;       // inbound WebSocket message; over it -> close 1009
     std::size_t send_queue_bytes = 1024 * 1024;       // bytes queued for one client; high-water mark

@@ -13,7 +13,7 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
 // Sockets and timers are typed on the concrete io_context executor instead of
-// any_io_executor: it makes every socket and pending operation smaller (design.md,
+// any_io_executor: it makes every socket and pending operation smaller (docs/design.md,
 // "Memory per idle session").
 using executor_type = asio::io_context::executor_type;
 using tcp_socket = asio::basic_stream_socket<tcp, executor_type>;

@@ -780,7 +780,7 @@ void require_a_usable_provider_per_route(const Config& config) {
 }
 
 // Without a "providers" key a first run still answers: the built-in demo provider
-// serves every model (design.md, "Providers").
+// serves every model (docs/design.md, "Providers").
 void set_default_providers(Config& config) {
     ProviderConfig demo;
     demo.name = "demo";

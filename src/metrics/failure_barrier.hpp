@@ -1,5 +1,5 @@
 #pragma once
-// The exception barrier (design.md, "Failure containment"): every entry from the event
+// The exception barrier (docs/design.md, "Failure containment"): every entry from the event
 // loop (I/O completion, timer, post, curl callback) runs its body through run_contained,
 // so an exception - std::bad_alloc included - ends only the connection, session or
 // transfer it happened in. It is logged with that thing's id, counted in

@@ -33,7 +33,7 @@ private:
 };
 
 // Fixed-bucket histogram written by one shard thread. Observations are per response,
-// never per token (style.md, "Metrics").
+// never per token (docs/style.md, "Metrics").
 class Histogram {
 public:
     explicit Histogram(std::span<const double> upper_bounds);

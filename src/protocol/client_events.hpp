@@ -1,5 +1,5 @@
 #pragma once
-// Client events (protocols.md 1.6) decoded into typed structs. Pure: text in, a
+// Client events (docs/wire-protocols.md 1.6) decoded into typed structs. Pure: text in, a
 // ClientEvent or a ProtocolError out (with the client's event_id when it had one).
 #include <cstdint>
 #include <optional>

@@ -1,5 +1,5 @@
 #pragma once
-// Conversation items (protocols.md 1.6, "Conversation item shapes (GA)"): the typed form
+// Conversation items (docs/wire-protocols.md 1.6, "Conversation item shapes (GA)"): the typed form
 // the session stores, the decoder for items a client sends, and the GA encoding.
 //
 // Text-only on purpose: message content is text parts; audio and image parts are refused

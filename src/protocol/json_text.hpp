@@ -3,7 +3,7 @@
 //
 // Client input is parsed into `Json` (std::map objects: lookups stay O(log n) whatever
 // a client sends); server output is built as `OrderedJson` so fields go out in the order
-// protocols.md lists them. Output never throws on bad UTF-8: invalid sequences become
+// docs/wire-protocols.md lists them. Output never throws on bad UTF-8: invalid sequences become
 // U+FFFD, the way a provider's broken byte must not take a connection down.
 #include <cstddef>
 #include <string>

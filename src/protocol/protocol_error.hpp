@@ -1,5 +1,5 @@
 #pragma once
-// The error a client event can cause (protocols.md 1.8). It is sent back as an `error`
+// The error a client event can cause (docs/wire-protocols.md 1.8). It is sent back as an `error`
 // server event and the connection stays up, unless the client is abusive.
 #include <string>
 #include <string_view>

@@ -1,6 +1,6 @@
 #pragma once
 // ResponseStream: one model response turned into the exact GA event sequence
-// (protocols.md 1.7 and 1.9). Pure: the session feeds it what the upstream streams and it
+// (docs/wire-protocols.md 1.7 and 1.9). Pure: the session feeds it what the upstream streams and it
 // hands back frames, in order, through its listener. It never sees a socket or a clock.
 //
 //   begin()                      response.created (status in_progress, output [], usage null)

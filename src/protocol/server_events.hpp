@@ -1,6 +1,6 @@
 #pragma once
-// Server events (protocols.md 1.7) encoded as JSON text. Every event starts with `type`
-// and a fresh `event_id`; the other fields follow in the order protocols.md lists them.
+// Server events (docs/wire-protocols.md 1.7) encoded as JSON text. Every event starts with `type`
+// and a fresh `event_id`; the other fields follow in the order docs/wire-protocols.md lists them.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -26,7 +26,7 @@ std::string conversation_item_deleted(std::string_view item_id);
 std::string conversation_item_retrieved(const Item& item);
 std::string conversation_item_truncated(std::string_view item_id, std::int64_t content_index, std::int64_t audio_end_ms);
 
-// One entry of rate_limits.updated (protocols.md 1.7).
+// One entry of rate_limits.updated (docs/wire-protocols.md 1.7).
 struct RateLimit {
     std::string_view name;  // "requests" | "tokens"
     std::uint64_t limit = 0;

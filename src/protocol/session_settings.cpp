@@ -148,7 +148,7 @@ void check_output_modalities(Fields& fields, std::string_view key) {
 
 namespace {
 
-// Beta audio format strings and their GA objects (protocols.md 1.3).
+// Beta audio format strings and their GA objects (docs/wire-protocols.md 1.3).
 std::optional<Json> ga_audio_format(const std::string& beta) {
     if (beta == "pcm16") return Json{{"type", "audio/pcm"}, {"rate", 24000}};
     if (beta == "g711_ulaw") return Json{{"type", "audio/pcmu"}};

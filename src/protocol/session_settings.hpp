@@ -1,5 +1,5 @@
 #pragma once
-// The session object (protocols.md 1.4): what a session is configured with, how a
+// The session object (docs/wire-protocols.md 1.4): what a session is configured with, how a
 // `session.update` changes it, and its GA encoding for session.created/updated.
 //
 // Field decisions (voxgate serves text only):
@@ -14,7 +14,7 @@
 // - model: may change; the next response is routed by the new name (routes in config).
 // - type: optional (beta clients omit it); "realtime" only, "transcription" is refused.
 // - other GA fields (tracing, truncation, include, prompt, parallel_tool_calls, ...) are
-//   ignored, as protocols.md advises for fields a server does not know.
+//   ignored, as docs/wire-protocols.md advises for fields a server does not know.
 #include <optional>
 #include <string>
 #include <string_view>

@@ -1,5 +1,9 @@
 #include "server/http_session.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -23,6 +27,22 @@ namespace {
 
 template <class Stream>
 constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
+// How long a TLS close waits for the peer's close_notify after sending ours.
+constexpr auto tls_close_linger = std::chrono::seconds(2);
+
+// Dead peers (a phone that left the network, a NAT that forgot the flow) are found by the
+// kernel even when no timeout of ours runs: first probe after 60 s of silence, then every
+// 10 s, given up after 6 unanswered probes.
+void enable_tcp_keepalive(tcp_socket& socket) {
+    error_code ignored;
+    socket.set_option(asio::socket_base::keep_alive(true), ignored);
+    const int idle_seconds = 60, interval_seconds = 10, probes = 6;
+    const int fd = socket.native_handle();
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_seconds, sizeof idle_seconds);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_seconds, sizeof interval_seconds);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+}
 
 std::string peer_text(const tcp_socket& socket) {
     error_code ec;
@@ -161,8 +181,18 @@ void HttpSession<Stream>::shutdown() {
     closing_ = true;
     if constexpr (is_tls<Stream>) {
         IdleTracked::unlink();
-        // Best effort close_notify; the socket is closed when the session is released.
-        stream_.async_shutdown([self = this->shared_from_this()](error_code) {
+        // Send close_notify, but never wait long for the peer's: async_shutdown reads until
+        // the peer answers, and a silent peer would pin this session and its fd forever
+        // (nginx and Envoy close after a short linger too). A timer exists only while closing.
+        auto linger = std::make_shared<steady_timer>(stream_.get_executor());
+        linger->expires_after(tls_close_linger);
+        linger->async_wait([self = this->shared_from_this()](error_code ec) {
+            if (ec) return;  // the shutdown finished first
+            error_code ignored;
+            self->stream_.next_layer().close(ignored);  // the pending shutdown ends with operation_aborted
+        });
+        stream_.async_shutdown([self = this->shared_from_this(), linger](error_code) {
+            linger->cancel();
             error_code ignored;
             self->stream_.next_layer().close(ignored);
         });
@@ -298,6 +328,7 @@ private:
 void serve_connection(tcp_socket socket, ConnectionSlot slot, Shard& shard) {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);  // tokens must not wait for Nagle
+    enable_tcp_keepalive(socket);
     auto handshake_deadline = clock::now() + shard.gateway().config.limits.handshake_timeout;
     if (shard.gateway().tls) {
         std::make_shared<TlsDetector>(std::move(socket), std::move(slot), handshake_deadline, shard)->run();

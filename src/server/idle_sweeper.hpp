@@ -1,7 +1,7 @@
 #pragma once
 // One timer per shard that enforces every connection deadline of the shard: idle timeouts,
 // keepalive pings, the handshake deadline, write progress, message completion and the close
-// grace (design.md: per-connection timers cost 250-700 B each; a shard-wide sweep over
+// grace (docs/design.md: per-connection timers cost 250-700 B each; a shard-wide sweep over
 // intrusive lists costs two pointers per connection).
 //
 // Two lists, because one ordered list cannot serve deadlines of different lengths:

@@ -1,6 +1,6 @@
 #pragma once
 // The gateway process: N shards (thread + io_context each), their listeners on one
-// port, and the graceful shutdown sequence (design.md, "Threads" and "Operations").
+// port, and the graceful shutdown sequence (docs/design.md, "Threads" and "Operations").
 #include <memory>
 #include <optional>
 #include <string>

@@ -1,6 +1,6 @@
 #pragma once
 // A shard: one thread, one io_context, and everything a connection on it needs
-// (design.md, "Threads"). A connection lives its whole life on one shard, so none of
+// (docs/design.md, "Threads"). A connection lives its whole life on one shard, so none of
 // its state needs a lock.
 #include <memory>
 #include <thread>

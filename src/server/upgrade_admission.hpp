@@ -15,7 +15,7 @@
 
 namespace voxgate::server {
 
-// The prefix of the subprotocol that carries a client key (protocols.md 1.1).
+// The prefix of the subprotocol that carries a client key (docs/wire-protocols.md 1.1).
 inline constexpr std::string_view api_key_subprotocol_prefix = "openai-insecure-api-key.";
 
 // The tokens of Sec-WebSocket-Protocol, trimmed, in order.

@@ -18,7 +18,7 @@ namespace beast = boost::beast;
 
 namespace {
 
-// A closed peer and our own cancellation are normal endings, not failures (style.md).
+// A closed peer and our own cancellation are normal endings, not failures (docs/style.md).
 bool is_normal_ending(error_code ec) {
     return ec == websocket::error::closed || ec == asio::error::operation_aborted || ec == asio::error::eof ||
            ec == asio::error::connection_reset || ec == beast::errc::not_connected ||
@@ -70,7 +70,7 @@ void WsConnection<NextLayer>::run(HttpRequest upgrade, UpgradeInfo info) {
         ws_.set_option(deflate);
     }
     // Browser-style Realtime clients offer the "realtime" subprotocol and fail the
-    // handshake unless the server selects one (protocols.md 1.1).
+    // handshake unless the server selects one (docs/wire-protocols.md 1.1).
     // The key subprotocol (openai-insecure-api-key.<key>) is never echoed: it is a secret.
     const auto offered = offered_subprotocols(upgrade);
     bool select_realtime = std::find(offered.begin(), offered.end(), "realtime") != offered.end();
@@ -123,7 +123,7 @@ void WsConnection<NextLayer>::read_next_message() {
     // would allocate its 1.5 KB before the client sends anything.
     // std::allocator instead of Asio's recycling one: the recycled block left by the
     // handshake is larger than this wait needs, and an idle connection keeps it for its
-    // whole idle life (design.md, "Memory per idle session").
+    // whole idle life (docs/design.md, "Memory per idle session").
     ws_.async_read_some(
         asio::buffer(&first_byte_, 1),
         asio::bind_allocator(std::allocator<void>{},

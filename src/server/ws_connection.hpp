@@ -4,7 +4,7 @@
 // template (NextLayer = tcp_socket or ssl::stream<tcp_socket>); the protocol logic
 // lives in the ClientHandler it drives.
 //
-// Idle memory is a budget (design.md, "Memory per idle session"): an idle connection
+// Idle memory is a budget (docs/design.md, "Memory per idle session"): an idle connection
 // holds no message buffer (it waits with a 1-byte read_some), no timer (the shard's
 // IdleSweeper does pings and timeouts), and no copy of the upgrade request.
 #include <memory>

@@ -1,6 +1,6 @@
 #pragma once
 // Conversation: the state of one realtime session that outlives its connection
-// (design.md, "Sessions"): settings, model and item history. It lives in the
+// (docs/design.md, "Sessions"): settings, model and item history. It lives in the
 // SessionRegistry so a client that reconnects with ?session_id= within
 // sessions.resume_ttl gets it back.
 //

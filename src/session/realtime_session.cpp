@@ -205,7 +205,7 @@ void RealtimeSession::start_serving() {
         if (context_.metrics) context_.metrics->sessions_resumed.inc();
     }
     session_id_ = conversation_->id.str();
-    // session.created is always the first server event (protocols.md 1.7).
+    // session.created is always the first server event (docs/wire-protocols.md 1.7).
     send(session_json_text(true));
     if (resume_failed_) {
         reject({}, codes::session_not_found,

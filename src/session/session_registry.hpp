@@ -1,6 +1,6 @@
 #pragma once
 // SessionRegistry: session id -> Conversation, sharded to keep contention low
-// (design.md, "Sessions"). Each shard is a small mutex and a hash map; the lock is held
+// (docs/design.md, "Sessions"). Each shard is a small mutex and a hash map; the lock is held
 // only for insert, find, erase and the short visitor calls below, never across I/O.
 #include <cstddef>
 #include <memory>

@@ -1,6 +1,6 @@
 #pragma once
 // libcurl results as error_code, so upstream failures travel like every other I/O
-// error (style.md, "libcurl on Asio"). Three categories:
+// error (docs/style.md, "libcurl on Asio"). Three categories:
 //   curl_category()       CURLcode from an easy transfer (connect, TLS, receive...)
 //   curl_multi_category() CURLMcode from the multi interface (programming errors mostly)
 //   transfer_category()   failures our own Transfer detects (transfer_errc)

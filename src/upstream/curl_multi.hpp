@@ -1,6 +1,6 @@
 #pragma once
-// libcurl's multi interface driven by one shard's io_context (design.md "Upstream",
-// style.md "libcurl on Asio"; the shape of curl's multi-uv.c example):
+// libcurl's multi interface driven by one shard's io_context (docs/design.md "Upstream",
+// docs/style.md "libcurl on Asio"; the shape of curl's multi-uv.c example):
 //  - CURLMOPT_SOCKETFUNCTION keeps one SocketWatch per socket curl wants watched: a
 //    descriptor that does not own the fd, with one-shot async_wait(wait_read/wait_write)
 //    re-armed only while curl still asks for that direction;

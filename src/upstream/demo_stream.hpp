@@ -1,5 +1,5 @@
 #pragma once
-// The pace of the demo provider's reply (design.md "Providers"): the scripted tokens of
+// The pace of the demo provider's reply (docs/design.md "Providers"): the scripted tokens of
 // providers/demo_script, the first after demo_first_token_delay, then one every
 // 1/demo_tokens_per_second. Pure: the caller owns the clock and the one timer, asks when
 // the next token is due and takes the tokens that are. A pause shifts the whole schedule,

@@ -1,5 +1,5 @@
 #pragma once
-// Which providers answer a client's model, in fallback order (design.md "Providers",
+// Which providers answer a client's model, in fallback order (docs/design.md "Providers",
 // config/README.md "routes" and "Demo fallback"). Built once per engine from the Config:
 //   routes[client_model], else routes["*"];
 //   providers that are not usable() (their API key variable is unset) are dropped;

@@ -1,5 +1,5 @@
 #pragma once
-// Incremental parser for text/event-stream (WHATWG HTML §9.2.5-9.2.6, protocols.md §5).
+// Incremental parser for text/event-stream (WHATWG HTML §9.2.5-9.2.6, docs/wire-protocols.md §5).
 // Pure: bytes in, events out, no I/O. Bytes may be split anywhere between feed() calls,
 // including inside a CRLF pair, a UTF-8 sequence or the leading BOM.
 //

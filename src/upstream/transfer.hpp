@@ -1,5 +1,5 @@
 #pragma once
-// One HTTP request to a provider, streamed through a CurlMulti (design.md "Upstream").
+// One HTTP request to a provider, streamed through a CurlMulti (docs/design.md "Upstream").
 // A Transfer owns its easy handle, request body and header list, and hands the response
 // to a TransferSink as it arrives: the response head (status before any body byte), body
 // bytes as they stream, then exactly one completion. It knows nothing of SSE or of any
@@ -31,7 +31,7 @@ struct ResponseHeaders {
     // First value of a field (name lower-case), empty if absent.
     std::string_view find(std::string_view name) const noexcept;
     // The server's requested delay: retry-after-ms first, then retry-after (seconds or
-    // HTTP-date), as protocols.md 2.3 describes the SDKs doing. Not clamped: that is policy.
+    // HTTP-date), as docs/wire-protocols.md 2.3 describes the SDKs doing. Not clamped: that is policy.
     std::optional<std::chrono::milliseconds> retry_delay() const;
 };
 

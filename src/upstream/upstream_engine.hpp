@@ -1,5 +1,5 @@
 #pragma once
-// The upstream engine of one shard (design.md "Upstream", "Providers"): the ResponseSource
+// The upstream engine of one shard (docs/design.md "Upstream", "Providers"): the ResponseSource
 // that turns one ChatRequest into one streamed response, composing the RouteTable, the
 // provider codecs, SseParser and the libcurl transport. It owns the shard's CurlMulti, so
 // all of a shard's provider connections (and their reuse) live here.

@@ -2,13 +2,12 @@
 
 #include <sys/resource.h>
 
+#include "server/fd_limit.hpp"
+
 namespace voxgate::test {
 
 void raise_fd_soft_limit() {
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);  // fd_budget_allows() reports what is still too low
+    server::raise_fd_limit();  // the gateway's own start-up step; fd_budget_allows() reports what is still too low
 }
 
 ::testing::AssertionResult fd_budget_allows(std::size_t fds) {

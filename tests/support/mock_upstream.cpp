@@ -167,7 +167,7 @@ const char* reason_phrase(int status) {
     }
 }
 
-// protocols.md 2.3 (OpenAI) and 3.3 (Anthropic) error bodies.
+// docs/wire-protocols.md 2.3 (OpenAI) and 3.3 (Anthropic) error bodies.
 // `message` (when not empty) replaces the default text.
 std::string error_body(Format format, int status, const std::string& request_id, const std::string& override_message) {
     if (format == Format::anthropic) {

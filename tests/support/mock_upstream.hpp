@@ -2,8 +2,8 @@
 // A scriptable stand-in for an LLM provider, used by every upstream test and benchmark:
 // a small Beast HTTP/1.1 server on 127.0.0.1 (port 0), plain or TLS, on its own thread,
 // speaking both providers' streaming formats:
-//   POST .../chat/completions -> OpenAI Chat Completions SSE (protocols.md 2.2)
-//   POST .../messages         -> Anthropic Messages SSE (protocols.md 3.2)
+//   POST .../chat/completions -> OpenAI Chat Completions SSE (docs/wire-protocols.md 2.2)
+//   POST .../messages         -> Anthropic Messages SSE (docs/wire-protocols.md 3.2)
 // Each request is scripted by a MockScript, taken from the `x-mock-script` request header
 // (JSON) and/or from a directive in the text of the last user message, e.g.
 //   "Hello [mock tokens=5 first_ms=10 gap_ms=1]"

@@ -1,4 +1,4 @@
-// Anthropic Messages codec (protocols.md §3): the exact request it sends, the named-event
+// Anthropic Messages codec (docs/wire-protocols.md §3): the exact request it sends, the named-event
 // stream it understands, and how it reads error replies.
 #include "upstream/providers/anthropic.hpp"
 

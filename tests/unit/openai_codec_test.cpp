@@ -1,4 +1,4 @@
-// OpenAI Chat Completions codec (protocols.md §2): the exact request it sends, the stream
+// OpenAI Chat Completions codec (docs/wire-protocols.md §2): the exact request it sends, the stream
 // it understands, and how it reads error replies.
 #include "upstream/providers/openai.hpp"
 
@@ -163,7 +163,7 @@ TEST(OpenAiRequest, ToolChoiceConversions) {
 // ---------------------------------------------------------------------------------------
 // Stream
 
-// Recorded shape (protocols.md §2.2): role chunk, content, finish chunk, usage chunk, [DONE].
+// Recorded shape (docs/wire-protocols.md §2.2): role chunk, content, finish chunk, usage chunk, [DONE].
 constexpr std::string_view kTextStream =
     "data: {\"id\":\"chatcmpl-X\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o-mini\","
     "\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"

@@ -1,4 +1,4 @@
-// decode_client_event: each client event of protocols.md 1.6 into its struct, and every
+// decode_client_event: each client event of docs/wire-protocols.md 1.6 into its struct, and every
 // malformed input into an error with a stable code, the field's path and the event_id.
 #include "protocol/client_events.hpp"
 

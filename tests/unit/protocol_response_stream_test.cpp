@@ -51,7 +51,7 @@ TEST(ProtocolResponseStream, TextResponse) {
     const std::string item_id = out.events[1]["item"]["id"];
     EXPECT_EQ(out.hooks, (std::vector<std::string>{"added:" + item_id, "text:Hi", "text:Hi there",
                                                    "done:" + item_id + ":completed"}));
-    // Field order as protocols.md 1.7 lists the response object.
+    // Field order as docs/wire-protocols.md 1.7 lists the response object.
     EXPECT_NE(out.frames[0].find(
                   R"("response":{"id":"resp_t","object":"realtime.response","conversation_id":"conv_t","status":"in_progress",)"
               R"("status_details":null,"output":[],"output_modalities":["text"],"max_output_tokens":"inf",)"

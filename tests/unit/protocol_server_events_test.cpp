@@ -1,4 +1,4 @@
-// Server event encoding: exact field order of protocols.md 1.7/1.8, JSON escaping of
+// Server event encoding: exact field order of docs/wire-protocols.md 1.7/1.8, JSON escaping of
 // what a model sends (quotes, control characters, invalid UTF-8), and the DOM-free delta
 // frames matching what a JSON DOM would write.
 #include "protocol/server_events.hpp"

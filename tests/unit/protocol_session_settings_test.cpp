@@ -1,4 +1,4 @@
-// session.update decoding and merging (protocols.md 1.4) and the GA session object.
+// session.update decoding and merging (docs/wire-protocols.md 1.4) and the GA session object.
 #include "protocol/session_settings.hpp"
 
 #include <gtest/gtest.h>

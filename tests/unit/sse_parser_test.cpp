@@ -1,4 +1,4 @@
-// SseParser against WHATWG §9.2.5-9.2.6 (protocols.md §5): every corner case of §5.5, and
+// SseParser against WHATWG §9.2.5-9.2.6 (docs/wire-protocols.md §5): every corner case of §5.5, and
 // the same event list whatever way the bytes are split into chunks.
 #include "upstream/sse_parser.hpp"
 

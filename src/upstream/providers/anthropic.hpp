@@ -1,5 +1,5 @@
 #pragma once
-// Anthropic Messages streaming (protocols.md §3).
+// Anthropic Messages streaming (docs/wire-protocols.md §3).
 //   request: POST {base_url}/v1/messages with x-api-key and anthropic-version, stream:true
 //   stream:  named SSE events (message_start, content_block_*, message_delta, message_stop,
 //            ping, error); the decoder dispatches on the event name.

@@ -1,5 +1,5 @@
 #pragma once
-// OpenAI Chat Completions streaming (protocols.md §2), spoken by OpenAI and by the many
+// OpenAI Chat Completions streaming (docs/wire-protocols.md §2), spoken by OpenAI and by the many
 // compatible servers (vLLM, llama.cpp, Ollama, Groq, OpenRouter, ...).
 //   request: POST {base_url}/chat/completions, stream:true, include_usage:true
 //   stream:  `data:` JSON chunks, then the sentinel `data: [DONE]`

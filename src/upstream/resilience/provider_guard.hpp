@@ -1,7 +1,7 @@
 #pragma once
 // What one shard knows about the health of one provider: its circuit breaker, its retry
 // budget and its pending-request limit, built from the provider's config. The engine keeps
-// one per provider and asks it before every attempt (design.md "Resilience").
+// one per provider and asks it before every attempt (docs/design.md "Resilience").
 #include <cstdint>
 #include <string_view>
 

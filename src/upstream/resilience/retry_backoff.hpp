@@ -1,5 +1,5 @@
 #pragma once
-// The wait before a retry (design.md "Resilience"): exponential backoff with jitter, or the
+// The wait before a retry (docs/design.md "Resilience"): exponential backoff with jitter, or the
 // delay a server asked for. Pure: the caller supplies the random source, so a test can
 // pin the jitter.
 #include <chrono>
