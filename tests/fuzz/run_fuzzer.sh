@@ -6,6 +6,7 @@
 # and printed (base64) so a CI log alone is enough to reproduce it:
 #   base64 -d > crash && <fuzzer binary> crash
 # New inputs the run discovers go to a scratch dir: the committed corpus is only read.
+# VOXGATE_FUZZ_SECONDS=0 replays the committed corpus once (deterministic), no exploration.
 set -euo pipefail
 binary="$1"
 seeds="$2"
@@ -18,10 +19,12 @@ mkdir -p "$artifacts"
 dict=()
 [ -f "$seeds.dict" ] && dict=(-dict="$seeds.dict")
 
+mode=(-max_total_time="$seconds")
+[ "$seconds" = "0" ] && mode=(-runs=0)
 status=0
 ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:${ASAN_OPTIONS:-}" \
 UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}" \
-  "$binary" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=20 \
+  "$binary" "${mode[@]}" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=20 \
     -detect_leaks=1 -max_len=65536 -print_final_stats=1 "${dict[@]}" \
     -artifact_prefix="$artifacts/" "$scratch" "$seeds" </dev/null || status=$?
 
@@ -35,4 +38,4 @@ if [ "$status" -ne 0 ]; then
   done
   exit 1
 fi
-echo "PASS: $name ran ${seconds}s without a crash, leak or sanitizer report"
+echo "PASS: $name ran ${seconds}s (0 = corpus replay) without a crash, leak or sanitizer report"
