@@ -64,11 +64,21 @@ int main(int argc, char** argv) {
     }
     std::printf("binary=%s threads=%s connections=%d runs=%d\n", binary.c_str(), threads.c_str(), connections, runs);
 
+    // Every bench client comes from 127.0.0.1: the per-address limits (on by default) would
+    // refuse them, and the readiness grace would add seconds to every SIGTERM.
+    const std::string config_path = "/tmp/voxgate_bench_idle_memory.json";
+    std::FILE* config = std::fopen(config_path.c_str(), "w");
+    if (!config) return 1;
+    std::fputs(R"({ "limits": { "max_connections_per_ip": 0, "max_handshakes_per_second_per_ip": 0 },
+                   "shutdown": { "readiness_grace_seconds": 0 } })", config);
+    std::fclose(config);
+
     std::vector<double> cold_start_ms;
     for (int run = 0; run < std::max(runs, 10); ++run) {
         auto port = test::free_port();
         auto started = std::chrono::steady_clock::now();
-        test::ChildProcess gateway({"--listen", "127.0.0.1:" + std::to_string(port), "--threads", threads});
+        test::ChildProcess gateway(
+            {"--config", config_path, "--listen", "127.0.0.1:" + std::to_string(port), "--threads", threads});
         if (!test::wait_healthy(port, 10s)) {
             std::fprintf(stderr, "gateway did not become healthy:\n%s\n", gateway.stderr_text().c_str());
             return 1;
@@ -84,8 +94,9 @@ int main(int argc, char** argv) {
     std::vector<double> rss_idle_kib, rss_loaded_kib, per_connection_bytes;
     for (int run = 0; run < runs; ++run) {
         auto port = test::free_port();
-        test::ChildProcess gateway({"--listen", "127.0.0.1:" + std::to_string(port), "--threads", threads},
-                                   {{"VOXGATE_LOG_LEVEL", "warn"}});
+        test::ChildProcess gateway(
+            {"--config", config_path, "--listen", "127.0.0.1:" + std::to_string(port), "--threads", threads},
+            {{"VOXGATE_LOG_LEVEL", "warn"}});
         if (!test::wait_healthy(port, 10s)) return 1;
         {
             // Warm-up: one connection through the whole path, so lazily created state
