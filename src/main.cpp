@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
                      VOXGATE_VERSION, endpoint.address().to_string(), endpoint.port(),
                      config.tls.enabled() ? "http+https" : "http", runtime.shards().size(),
                      config.tls.enabled() ? "on" : "off", config::describe_providers(config), ready_ms);
+        if (auto metrics = runtime.metrics_endpoint())
+            spdlog::info("/metrics served on {}:{} only{}", metrics->address().to_string(), metrics->port(),
+                         config.metrics.bearer_token.empty() ? "" : " (bearer token required)");
         server::log_provider_warnings(config);
 
         int signal_number = 0;

@@ -20,6 +20,21 @@ struct ServerConfig {
     unsigned threads = 0;  // 0 = std::thread::hardware_concurrency()
 };
 
+// A host and port to listen on ("HOST:PORT" in the config, IPv6 as "[::1]:9090").
+struct ListenAddress {
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+// /metrics (README "Metrics"). Without `listen` it is served on the client port; with it,
+// only on that address, by a thread of its own, and the client port answers 404.
+struct MetricsConfig {
+    std::optional<ListenAddress> listen;
+    std::string bearer_token_env;   // variable holding the token scrapers must send
+    std::string bearer_token_file;  // or a file whose trimmed content is the token
+    std::string bearer_token;       // resolved at load time; empty = no token needed; never logged
+};
+
 struct TlsConfig {
     std::string cert_file;  // PEM certificate chain
     std::string key_file;   // PEM private key
@@ -48,6 +63,9 @@ struct LimitsConfig {
     std::chrono::seconds message_timeout{30};         // a started WebSocket message must complete -> 1008
     std::size_t max_pings_per_second = 10;            // client pings; over it -> 1008; 0 = off
     std::size_t max_requests_per_connection = 1000;   // HTTP keep-alive requests; 0 = unlimited
+    // Resumes of an unknown (or another key's) session id per client address per minute;
+    // past it the handshake gets 429 (guessing ids is hopeless; this keeps it also costly).
+    std::size_t max_failed_resumes_per_minute_per_ip = 20;  // 0 = off
 };
 
 struct WebSocketConfig {
@@ -146,6 +164,7 @@ struct ProviderConfig {
 struct Config {
     ServerConfig server;
     TlsConfig tls;
+    MetricsConfig metrics;
     LimitsConfig limits;
     WebSocketConfig websocket;
     ShutdownConfig shutdown;

@@ -41,7 +41,9 @@ std::string one_line(std::string_view text) {
 
 std::string in_quotes(std::string_view text) { return "\"" + one_line(text) + "\""; }
 
+// An empty key is shown as "" so that an error about it still names a key path.
 std::string join_path(std::string_view parent, std::string_view key) {
+    if (key.empty()) key = "\"\"";
     if (parent.empty()) return std::string(key);
     std::string path(parent);
     path += '.';
@@ -148,7 +150,7 @@ std::string checked_choice(std::string_view value, const std::array<std::string_
 
 // "HOST:PORT" with HOST an IPv4 literal, or "[IPv6]:PORT". The listener binds to an
 // address, so host names are refused here rather than failing later at bind time.
-void parse_listen(std::string_view text, ServerConfig& server, std::string_view where) {
+ListenAddress parse_listen(std::string_view text, std::string_view where) {
     const auto fail = [&]() -> void { throw ConfigError(where, "expected HOST:PORT"); };
     std::string_view host;
     std::string_view port_text;
@@ -175,8 +177,13 @@ void parse_listen(std::string_view text, ServerConfig& server, std::string_view 
         port > 65535) {
         fail();
     }
-    server.listen_host = host_string;
-    server.listen_port = static_cast<std::uint16_t>(port);
+    return {host_string, static_cast<std::uint16_t>(port)};
+}
+
+void parse_listen(std::string_view text, ServerConfig& server, std::string_view where) {
+    auto address = parse_listen(text, where);
+    server.listen_host = std::move(address.host);
+    server.listen_port = address.port;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -458,6 +465,8 @@ void read_limits(JsonSection section, LimitsConfig& limits) {
     section.read_duration("message_timeout_seconds", limits.message_timeout, between(1, max_seconds));
     section.read_integer("max_pings_per_second", limits.max_pings_per_second, between(0, 1000000));
     section.read_integer("max_requests_per_connection", limits.max_requests_per_connection, at_least(0));
+    section.read_integer("max_failed_resumes_per_minute_per_ip", limits.max_failed_resumes_per_minute_per_ip,
+                         between(0, 1000000));
     section.reject_unknown_keys();
 
     // Left out: the default shrinks to fit a small send queue or conversation budget.
@@ -660,6 +669,43 @@ void resolve_api_key(ProviderConfig& provider, const std::string& path, const En
     }
 }
 
+// Like a provider key: the token comes from a variable or a file, never from the config
+// itself, and an error names the variable or file, never the value.
+void read_metrics(JsonSection section, MetricsConfig& metrics, const Environment& env) {
+    if (const json* listen = section.find("listen")) {
+        if (!listen->is_string()) throw ConfigError(section.path_of("listen"), "expected HOST:PORT");
+        metrics.listen = parse_listen(listen->get_ref<const std::string&>(), section.path_of("listen"));
+    }
+    if (const json* token_env = section.find("bearer_token_env")) {
+        if (!token_env->is_string() || !is_env_var_name(token_env->get_ref<const std::string&>()))
+            throw ConfigError(section.path_of("bearer_token_env"),
+                              "expected the name of an environment variable (letters, digits, '_'), not a token");
+        metrics.bearer_token_env = token_env->get<std::string>();
+    }
+    section.read_non_empty_string("bearer_token_file", metrics.bearer_token_file);
+    if (section.find("token") != nullptr || section.find("bearer_token") != nullptr)
+        throw ConfigError(section.path_of(section.find("token") ? "token" : "bearer_token"),
+                          "unknown key; tokens never go in the config file: name an environment variable in "
+                          "bearer_token_env or a file in bearer_token_file");
+    section.reject_unknown_keys();
+    if (!metrics.bearer_token_env.empty() && !metrics.bearer_token_file.empty())
+        throw ConfigError(section.path_of("bearer_token_file"), "set either bearer_token_env or bearer_token_file, not both");
+    // Unlike a provider key, an unset token is an error: starting with /metrics open
+    // because a secret was mistyped would be the surprise.
+    if (!metrics.bearer_token_env.empty()) {
+        const char* value = env(metrics.bearer_token_env.c_str());
+        metrics.bearer_token = value ? std::string(trimmed(value)) : std::string();
+        if (metrics.bearer_token.empty())
+            throw ConfigError(section.path_of("bearer_token_env"),
+                              "$" + metrics.bearer_token_env + " is unset or empty");
+    } else if (!metrics.bearer_token_file.empty()) {
+        const std::string where = section.path_of("bearer_token_file");
+        metrics.bearer_token = trimmed(read_small_file(metrics.bearer_token_file, max_key_file_bytes, where));
+        if (metrics.bearer_token.empty())
+            throw ConfigError(where, "file " + in_quotes(metrics.bearer_token_file) + " is empty");
+    }
+}
+
 ProviderConfig read_provider(const std::string& name, const json& value, const Environment& env) {
     JsonSection section(value, join_path("providers", name));
     if (!is_provider_name(name)) {
@@ -851,6 +897,7 @@ Config config_from_json(std::string_view json_text, std::string_view origin, con
     Config config;
     if (auto section = root.section("server")) read_server(*section, config.server);
     if (auto section = root.section("tls")) read_tls(*section, config.tls);
+    if (auto section = root.section("metrics")) read_metrics(*section, config.metrics, env);
     if (auto section = root.section("limits")) read_limits(*section, config.limits);
     if (auto section = root.section("websocket")) read_websocket(*section, config.websocket);
     if (auto section = root.section("shutdown")) read_shutdown(*section, config.shutdown);

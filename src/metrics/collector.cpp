@@ -184,6 +184,18 @@ std::vector<MetricFamily> Collector::collect() const {
                  [](const ShardMetrics& s, std::size_t i) { return s.rate_limited[i].value(); });
     add_sum(out, shards_, "voxgate_sessions_resumed_total", "Sessions resumed by a reconnecting client.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.sessions_resumed.value(); });
+    add_sum(out, shards_, "voxgate_sessions_resume_failed_total",
+            "Resumes naming an unknown, expired or another key's session (a new session was started).",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.resumes_failed.value(); });
+    add_sum(out, shards_, "voxgate_sessions_resume_refused_total",
+            "Resume handshakes refused with 429: the address used up limits.max_failed_resumes_per_minute_per_ip.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.resumes_refused.value(); });
+    add_sum(out, shards_, "voxgate_sessions_evicted_total",
+            "Detached (resumable) conversations evicted because the store held sessions.max_stored.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.sessions_evicted.value(); });
+    add_sum(out, shards_, "voxgate_sessions_store_full_total",
+            "Handshakes refused with 503: sessions.max_stored conversations, all live.", MetricType::Counter,
+            [](const ShardMetrics& s) { return s.sessions_store_full.value(); });
     add_sum(out, shards_, "voxgate_conversation_items_evicted_total",
             "Oldest conversation items evicted to keep a conversation within its item, character and byte caps.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.conversation_items_evicted.value(); });

@@ -156,6 +156,10 @@ struct alignas(64) ShardMetrics {
     Histogram gateway_overhead_seconds{latency_buckets()};
     Counter tokens_streamed;
     Counter sessions_resumed;
+    Counter resumes_failed;   // ?session_id= of an unknown, expired or another key's session
+    Counter resumes_refused;  // resume handshakes refused: the address used up its failed resumes
+    Counter sessions_evicted;     // detached conversations evicted at sessions.max_stored
+    Counter sessions_store_full;  // handshakes refused: sessions.max_stored live sessions
     // per-conversation bounds (limits.max_conversation_bytes, max_response_bytes, history caps)
     Counter conversation_items_evicted;
     Counter conversation_too_large;  // events refused: the item or settings alone do not fit

@@ -10,11 +10,6 @@ namespace voxgate::server {
 
 namespace {
 
-PeerKey key_of(const asio::ip::address& address) {
-    auto v6 = address.is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4()) : address.to_v6();
-    return v6.to_bytes();
-}
-
 // Entries the table may hold: enough for max_connections distinct addresses plus as many
 // recently seen ones, at least 256 per shard.
 std::size_t capacity_for(const LimitsConfig& limits, std::size_t shards) {
@@ -44,13 +39,9 @@ void ConnectionSlot::release() noexcept {
     per_peer_ = false;
 }
 
-std::size_t ConnectionAdmission::KeyHash::operator()(const PeerKey& key) const noexcept {
-    return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
-}
-
 ConnectionAdmission::Shard& ConnectionAdmission::shard_of(const PeerKey& key) {
     // The low bits pick the bucket inside the map; take the shard from the high bits.
-    return shards_[(KeyHash{}(key) >> 40) % shard_count];
+    return shards_[(PeerKeyHash{}(key) >> 40) % shard_count];
 }
 
 Admission ConnectionAdmission::admit(const asio::ip::address& peer, const LimitsConfig& limits,
@@ -74,7 +65,7 @@ Admission ConnectionAdmission::admit(const asio::ip::address& peer, const Limits
     rate_.store(rate, std::memory_order_relaxed);
     const auto capacity = capacity_for(limits, shard_count);
 
-    counted.peer_ = key_of(peer);
+    counted.peer_ = peer_key_of(peer);
     auto& shard = shard_of(counted.peer_);
     std::lock_guard lock(shard.mutex);
     auto found = shard.peers.find(counted.peer_);

@@ -21,6 +21,7 @@
 
 #include "voxgate/config.hpp"
 #include "voxgate/net.hpp"
+#include "voxgate/peer_key.hpp"
 
 namespace voxgate::metrics {
 class Gauge;
@@ -31,8 +32,6 @@ namespace voxgate::server {
 class ConnectionAdmission;
 
 enum class Admission : std::uint8_t { admitted, max_connections, max_connections_per_ip, handshake_rate, peer_table_full };
-
-using PeerKey = std::array<std::uint8_t, 16>;  // IPv6 bytes; IPv4 as v4-mapped
 
 // Move-only proof that one accepted connection is counted; releases the count when it dies.
 class ConnectionSlot {
@@ -76,12 +75,9 @@ private:
         double tokens = 0;  // handshake bucket; refilled lazily
         clock::time_point refilled{};
     };
-    struct KeyHash {
-        std::size_t operator()(const PeerKey& key) const noexcept;
-    };
     struct alignas(64) Shard {
         mutable std::mutex mutex;
-        std::unordered_map<PeerKey, PeerState, KeyHash> peers;
+        std::unordered_map<PeerKey, PeerState, PeerKeyHash> peers;
         clock::time_point last_prune{};
     };
     static constexpr std::size_t shard_count = 64;

@@ -19,6 +19,7 @@
 #include "metrics/collector.hpp"
 #include "server/connection_admission.hpp"
 #include "session/client_link.hpp"
+#include "session/resume_failures.hpp"
 #include "session/session_registry.hpp"
 #include "voxgate/config.hpp"
 #include "voxgate/net.hpp"
@@ -26,6 +27,7 @@
 namespace voxgate::server {
 
 class Shard;
+class MetricsService;
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
@@ -47,12 +49,15 @@ struct GatewayContext {
     std::optional<asio::ssl::context> tls;  // set when tls.cert_file/key_file are configured
     session::SessionRegistry registry;
     std::unique_ptr<metrics::Collector> collector;
+    MetricsService* metrics_service = nullptr;  // owned by the Runtime; null until it starts one
     ClientHandlerFactory make_handler;
     std::unique_ptr<auth::Authenticator> authenticator;  // set when auth.mode is api_keys
     std::atomic<bool> draining{false};            // SIGTERM came: /readyz answers 503
     std::atomic<bool> refusing_new_work{false};   // the readiness grace is over: no new sessions or responses
     std::atomic<std::int64_t> websocket_connections{0};  // open WebSockets across shards (drain waits for 0)
-    ConnectionAdmission admission;  // every TCP connection: limits.max_connections and per-address limits
+    ConnectionAdmission admission;
+    // limits.max_failed_resumes_per_minute_per_ip (set by the Runtime).
+    std::unique_ptr<session::ResumeFailures> resume_failures;  // every TCP connection: limits.max_connections and per-address limits
 };
 
 // Splits "a=1&b=x%20y" into decoded pairs. Malformed escapes are kept literally.

@@ -1,7 +1,10 @@
 #include "server/http_routes.hpp"
 
+#include <boost/beast/core/string.hpp>
+
 #include "protocol/json_text.hpp"
 #include "server/gateway_context.hpp"
+#include "server/metrics_service.hpp"
 #include "server/shard.hpp"
 
 namespace voxgate::server {
@@ -47,24 +50,71 @@ HttpResponse text_response(http::status status, std::string_view content_type, s
     return response;
 }
 
+// Every endpoint here is GET and HEAD only.
+std::optional<HttpResponse> refuse_method(const HttpRequest& request, std::string_view path) {
+    if (request.method() == http::verb::get || request.method() == http::verb::head) return std::nullopt;
+    auto response = error_response(http::status::method_not_allowed, "method_not_allowed",
+                                   std::string(request.method_string()) + " is not allowed on " + std::string(path),
+                                   request.version(), request.keep_alive());
+    response.set(http::field::allow, "GET, HEAD");
+    return response;
+}
+
 }  // namespace
 
-HttpResponse handle_http_request(const HttpRequest& request, Shard& shard) {
+std::string_view trim_blanks(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+    return text;
+}
+
+std::string_view bearer_credential(std::string_view authorization) {
+    constexpr std::string_view scheme = "bearer ";
+    authorization = trim_blanks(authorization);
+    if (authorization.size() <= scheme.size() || !boost::beast::iequals(authorization.substr(0, scheme.size()), scheme))
+        return {};
+    return trim_blanks(authorization.substr(scheme.size()));
+}
+
+std::optional<HttpResponse> metrics_refusal(const HttpRequest& request, const MetricsService& service) {
+    const bool keep_alive = request.keep_alive();
+    if (auto refusal = refuse_method(request, "/metrics")) return refusal;
+    if (!service.authorized(request[http::field::authorization])) {
+        auto response = error_response(http::status::unauthorized, "unauthorized",
+                                       "/metrics needs 'Authorization: Bearer <token>' (metrics.bearer_token_env)",
+                                       request.version(), keep_alive);
+        response.set(http::field::www_authenticate, "Bearer");
+        return response;
+    }
+    return std::nullopt;
+}
+
+HttpResponse metrics_response(const HttpRequest& request, std::string text) {
+    return text_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", std::move(text), request);
+}
+
+std::optional<HttpResponse> metrics_port_response(const HttpRequest& request,
+                                                  const MetricsService& service) {
+    const auto path = target_path(request.target());
+    if (path == "/metrics") return metrics_refusal(request, service);
+    if (path == "/healthz") return text_response(http::status::ok, "text/plain", "ok\n", request);
+    return error_response(http::status::not_found, "not_found", "this port serves only /metrics and /healthz",
+                          request.version(), false);
+}
+
+std::optional<HttpResponse> handle_http_request(const HttpRequest& request, Shard& shard) {
     auto path = target_path(request.target());
     auto route = classify_path(path);
+    auto& gateway = shard.gateway();
+    // With metrics.listen the client port has no /metrics at all.
+    if (route == metrics::HttpPath::metrics && !(gateway.metrics_service && gateway.metrics_service->on_client_port()))
+        route = metrics::HttpPath::other;
     bool keep_alive = request.keep_alive();
+    if (route == metrics::HttpPath::metrics) return metrics_refusal(request, *gateway.metrics_service);
     if (route == metrics::HttpPath::other)
         return error_response(http::status::not_found, "not_found", "no route for " + std::string(path),
                               request.version(), keep_alive);
-    if (request.method() != http::verb::get && request.method() != http::verb::head) {
-        auto response = error_response(http::status::method_not_allowed, "method_not_allowed",
-                                       std::string(request.method_string()) + " is not allowed on " +
-                                           std::string(path),
-                                       request.version(), keep_alive);
-        response.set(http::field::allow, "GET, HEAD");
-        return response;
-    }
-    auto& gateway = shard.gateway();
+    if (auto refusal = refuse_method(request, path)) return refusal;
     switch (route) {
         case metrics::HttpPath::healthz:
             return text_response(http::status::ok, "text/plain", "ok\n", request);
@@ -72,9 +122,7 @@ HttpResponse handle_http_request(const HttpRequest& request, Shard& shard) {
             if (gateway.draining.load(std::memory_order_relaxed))
                 return text_response(http::status::service_unavailable, "text/plain", "draining\n", request);
             return text_response(http::status::ok, "text/plain", "ready\n", request);
-        case metrics::HttpPath::metrics:
-            return text_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
-                                 gateway.collector ? gateway.collector->scrape() : std::string{}, request);
+        case metrics::HttpPath::metrics: break;  // answered above
         case metrics::HttpPath::realtime: {
             auto response = error_response(http::status::upgrade_required, "upgrade_required",
                                            "/v1/realtime speaks WebSocket: send an Upgrade request",

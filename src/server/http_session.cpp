@@ -16,6 +16,7 @@
 #include "server/gateway_context.hpp"
 #include "server/shard.hpp"
 #include "server/upgrade_admission.hpp"
+#include "server/metrics_service.hpp"
 #include "server/ws_connection.hpp"
 
 namespace voxgate::server {
@@ -97,8 +98,24 @@ void HttpSession<Stream>::read_request() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits.max_http_header_bytes));
     parser_->body_limit(limits.max_http_body_bytes);
-    http::async_read(stream_, buffer_, *parser_,
-                     contained_handler(this->shared_from_this(), &HttpSession::on_read));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            contained_handler(this->shared_from_this(), &HttpSession::on_header));
+}
+
+// No endpoint reads a request body, so a chunked one is refused before its first chunk is
+// parsed: Beast 1.81's chunk parser asserts on some malformed trailers (found by the
+// http_request fuzzer), and a body we would discard is not worth parsing.
+template <class Stream>
+void HttpSession<Stream>::on_header(error_code ec, std::size_t bytes) {
+    if (ec || parser_->is_done()) return on_read(ec, bytes);
+    if (parser_->chunked()) {
+        request_arrived();
+        shard_.metrics().http_request(classify_path(target_path(parser_->get().target())), 411);
+        return send(error_response(http::status::length_required, "invalid_request",
+                                   "chunked request bodies are not accepted: send Content-Length",
+                                   parser_->get().version(), false));
+    }
+    http::async_read(stream_, buffer_, *parser_, contained_handler(this->shared_from_this(), &HttpSession::on_read));
 }
 
 template <class Stream>
@@ -106,9 +123,7 @@ void HttpSession<Stream>::on_read(error_code ec, std::size_t) {
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == asio::error::eof ||
         ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated)
         return shutdown();
-    auto now = clock::now();
-    if (requests_read_++ == 0) shard_.sweeper().unwatch(*this, now);  // the handshake phase is over
-    shard_.sweeper().touch(*this, now);
+    request_arrived();
     if (ec) {
         auto status = status_for_read_error(ec);
         shard_.metrics().http_request(metrics::HttpPath::other, static_cast<int>(status));
@@ -125,10 +140,40 @@ void HttpSession<Stream>::on_read(error_code ec, std::size_t) {
                                    "WebSocket upgrades are served only at /v1/realtime", request.version(), false));
     }
     auto response = handle_http_request(request, shard_);
-    shard_.metrics().http_request(classify_path(path), static_cast<int>(response.result_int()));
+    if (!response) return scrape_metrics(std::move(request));
+    answer(std::move(*response), classify_path(path));
+}
+
+// The scrape runs on the metrics thread; this connection reads nothing more until the text
+// comes back (HTTP/1.1 answers in order anyway).
+template <class Stream>
+void HttpSession<Stream>::scrape_metrics(HttpRequest request) {
+    shard_.gateway().metrics_service->async_scrape(
+        stream_.get_executor(), [self = this->shared_from_this(), request = std::move(request)](
+                                    std::optional<std::string> text) mutable {
+            self->contained("metrics reply", [&] {
+                if (self->closing_) return;
+                self->answer(text ? metrics_response(request, std::move(*text))
+                                  : error_response(http::status::internal_server_error, "internal_error",
+                                                   "the metrics could not be collected", request.version(), false),
+                             metrics::HttpPath::metrics);
+            });
+        });
+}
+
+template <class Stream>
+void HttpSession<Stream>::answer(HttpResponse response, metrics::HttpPath path) {
+    shard_.metrics().http_request(path, static_cast<int>(response.result_int()));
     const auto max_requests = shard_.gateway().config.limits.max_requests_per_connection;
     if (shutting_down_ || (max_requests > 0 && requests_read_ >= max_requests)) response.keep_alive(false);
     send(std::move(response));
+}
+
+template <class Stream>
+void HttpSession<Stream>::request_arrived() {
+    auto now = clock::now();
+    if (requests_read_++ == 0) shard_.sweeper().unwatch(*this, now);  // the handshake phase is over
+    shard_.sweeper().touch(*this, now);
 }
 
 template <class Stream>
@@ -142,6 +187,9 @@ void HttpSession<Stream>::upgrade(HttpRequest request) {
     UpgradeInfo info;
     if (target_path(request.target()).size() < request.target().size())
         info.query = parse_query(request.target().substr(target_path(request.target()).size() + 1));
+    error_code peer_ec;
+    auto peer = beast::get_lowest_layer(stream_).remote_endpoint(peer_ec);
+    if (!peer_ec) info.peer_address = peer.address();
     if (auto refusal = admit_upgrade(request, info, gateway, shard_.metrics())) {
         shard_.metrics().http_request(metrics::HttpPath::realtime, static_cast<int>(refusal->status));
         // Refused before the upgrade: an ordinary HTTP error, and the connection closes.
@@ -149,9 +197,6 @@ void HttpSession<Stream>::upgrade(HttpRequest request) {
     }
     shard_.metrics().http_request(metrics::HttpPath::realtime, 101);
     IdleTracked::unlink();  // from here the WebSocket connection is tracked instead
-    error_code ec;
-    auto peer = beast::get_lowest_layer(stream_).remote_endpoint(ec);
-    if (!ec) info.peer_address = peer.address();
     // The WebSocket handshake must finish by the connection's handshake deadline (a later
     // request on a keep-alive connection gets a fresh one).
     auto deadline = requests_read_ == 1 ? handshake_deadline_

@@ -33,8 +33,12 @@ public:
 private:
     void on_handshake(error_code ec, std::size_t bytes_used);
     void read_request();
+    void on_header(error_code ec, std::size_t bytes);
+    void request_arrived();  // a request (or a malformed one) was read: the sweeper learns it
     void on_read(error_code ec, std::size_t bytes);
     void upgrade(HttpRequest request);
+    void scrape_metrics(HttpRequest request);
+    void answer(HttpResponse response, metrics::HttpPath path);  // counts it, then sends it
     void send(HttpResponse response);
     void on_write(bool keep_alive, error_code ec, std::size_t bytes);
     void shutdown();

@@ -47,6 +47,7 @@ Runtime::Runtime(Config config) : context_(std::make_unique<GatewayContext>()) {
         tls.use_private_key_file(cfg.tls.key_file, asio::ssl::context::pem, ec);
         if (ec) throw std::runtime_error("tls.key_file: cannot use " + cfg.tls.key_file + ": " + ec.message());
     }
+    context_->resume_failures = std::make_unique<session::ResumeFailures>(cfg.limits.max_failed_resumes_per_minute_per_ip);
     if (cfg.auth.enabled()) context_->authenticator = std::make_unique<auth::Authenticator>(cfg.auth.keys_file);
     unsigned threads = cfg.server.threads ? cfg.server.threads : std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<Shard>(i, *context_));
@@ -57,6 +58,8 @@ Runtime::Runtime(Config config) : context_(std::make_unique<GatewayContext>()) {
     for (auto& provider : cfg.providers) provider_names.push_back(provider.name);
     context_->collector = std::make_unique<metrics::Collector>(
         std::move(shard_metrics), std::move(provider_names), [ctx = context_.get()] { return ctx->registry.size(); });
+    metrics_ = std::make_unique<MetricsService>(*context_->collector, cfg.metrics);
+    context_->metrics_service = metrics_.get();
 }
 
 std::optional<std::string> Runtime::reload_keys() {
@@ -72,6 +75,7 @@ std::optional<std::string> Runtime::reload_keys() {
 }
 
 Runtime::~Runtime() {
+    metrics_->stop();
     for (auto& shard : shards_) shard->io_context().stop();
     join();
 }
@@ -86,11 +90,13 @@ void Runtime::bind() {
         listeners_.push_back(std::move(listener));
     }
     bound_ = endpoint;
+    metrics_->bind();
 }
 
 tcp::endpoint Runtime::local_endpoint() const { return bound_; }
 
 void Runtime::start() {
+    metrics_->start();
     for (std::size_t i = 0; i < shards_.size(); ++i) {
         auto* shard = shards_[i].get();
         auto listener = i < listeners_.size() ? listeners_[i] : nullptr;
@@ -166,6 +172,7 @@ void Runtime::shutdown() {
         shard.sweeper().stop();
         if (auto* expiry = shard.conversation_expiry()) expiry->stop();
     });
+    metrics_->stop();
     for (auto& shard : shards_) shard->io_context().stop();
     join();
     spdlog::info("shutdown complete");

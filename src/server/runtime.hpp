@@ -9,6 +9,7 @@
 
 #include "server/gateway_context.hpp"
 #include "server/listener.hpp"
+#include "server/metrics_service.hpp"
 #include "server/shard.hpp"
 
 namespace voxgate::server {
@@ -27,7 +28,9 @@ public:
     // address_in_use) when the port cannot be had.
     void bind();
     tcp::endpoint local_endpoint() const;
-    void start();  // runs the shard threads
+    // metrics.listen once bound; nullopt when /metrics is on the client port.
+    std::optional<tcp::endpoint> metrics_endpoint() const { return metrics_->listen_endpoint(); }
+    void start();  // runs the shard threads and the metrics thread
 
     // SIGHUP: reads auth.keys_file again (no-op with auth.mode none). Live connections and
     // sessions are untouched; new handshakes use the new keys. A bad file keeps the old
@@ -51,6 +54,9 @@ private:
     std::vector<std::shared_ptr<Listener>> listeners_;
     std::vector<std::thread> threads_;
     tcp::endpoint bound_;
+    // Declared after the shards: it posts scrape results into their io_contexts, so it
+    // stops (and is destroyed) before them.
+    std::unique_ptr<MetricsService> metrics_;
 };
 
 }  // namespace voxgate::server

@@ -11,19 +11,9 @@ namespace voxgate::server {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    return text;
-}
-
 // The secret from "Authorization: Bearer <key>", else from the key subprotocol; "" if none.
 std::string_view presented_key(const HttpRequest& request) {
-    constexpr std::string_view bearer = "bearer ";
-    const std::string_view authorization = trim(request[http::field::authorization]);
-    if (authorization.size() > bearer.size() &&
-        boost::beast::iequals(authorization.substr(0, bearer.size()), bearer))
-        return trim(authorization.substr(bearer.size()));
+    if (auto bearer = bearer_credential(request[http::field::authorization]); !bearer.empty()) return bearer;
     for (auto token : offered_subprotocols(request))
         if (token.starts_with(api_key_subprotocol_prefix)) return token.substr(api_key_subprotocol_prefix.size());
     return {};
@@ -33,6 +23,24 @@ std::string shortened(std::string_view text) {
     return text.size() <= 80 ? std::string(text) : std::string(text.substr(0, 77)) + "...";
 }
 
+// sessions.max_stored, checked before the 101 so that a full store costs the client one
+// HTTP answer: the oldest detached conversations make room; if every stored conversation
+// is live, 503. A resume of a stored conversation needs no room. The check and the
+// insert are not one step, so the store can overshoot by the handshakes in flight at
+// that moment (bounded by limits.max_connections).
+std::optional<UpgradeRefusal> make_room_for_a_session(const UpgradeInfo& info, GatewayContext& gateway,
+                                                      metrics::ShardMetrics& metrics) {
+    const auto max_stored = gateway.config.sessions.max_stored;
+    if (gateway.registry.size() < max_stored) return std::nullopt;
+    if (auto id = session::SessionId::parse(query_value(info.query, "session_id")); id && gateway.registry.find(*id))
+        return std::nullopt;
+    metrics.sessions_evicted.inc(gateway.registry.make_room(max_stored));
+    if (gateway.registry.size() < max_stored) return std::nullopt;
+    metrics.sessions_store_full.inc();
+    return UpgradeRefusal{http::status::service_unavailable, "session_store_full",
+                          "the gateway holds sessions.max_stored live sessions; retry later"};
+}
+
 }  // namespace
 
 std::vector<std::string_view> offered_subprotocols(const HttpRequest& request) {
@@ -40,7 +48,7 @@ std::vector<std::string_view> offered_subprotocols(const HttpRequest& request) {
     std::string_view offered = request[http::field::sec_websocket_protocol];
     while (!offered.empty()) {
         const auto comma = offered.find(',');
-        if (auto token = trim(offered.substr(0, comma)); !token.empty()) tokens.push_back(token);
+        if (auto token = trim_blanks(offered.substr(0, comma)); !token.empty()) tokens.push_back(token);
         if (comma == std::string_view::npos) break;
         offered.remove_prefix(comma + 1);
     }
@@ -48,7 +56,7 @@ std::vector<std::string_view> offered_subprotocols(const HttpRequest& request) {
 }
 
 std::optional<UpgradeRefusal> admit_upgrade(const HttpRequest& request, UpgradeInfo& info,
-                                            const GatewayContext& gateway, metrics::ShardMetrics& metrics) {
+                                            GatewayContext& gateway, metrics::ShardMetrics& metrics) {
     using metrics::AuthRejection;
     const AuthConfig& auth = gateway.config.auth;
     // Browsers always send Origin on a WebSocket upgrade; other clients usually do not,
@@ -61,6 +69,14 @@ std::optional<UpgradeRefusal> admit_upgrade(const HttpRequest& request, UpgradeI
                                   "Origin '" + shortened(value) + "' is not in auth.allowed_origins"};
         }
     }
+    if (gateway.resume_failures && !query_value(info.query, "session_id").empty() &&
+        !gateway.resume_failures->may_try(info.peer_address, std::chrono::steady_clock::now())) {
+        metrics.resumes_refused.inc();
+        return UpgradeRefusal{http::status::too_many_requests, "rate_limit_exceeded",
+                              "too many resumes of unknown sessions from this address "
+                              "(limits.max_failed_resumes_per_minute_per_ip); retry later"};
+    }
+    if (auto refusal = make_room_for_a_session(info, gateway, metrics)) return refusal;
     if (!gateway.authenticator) return std::nullopt;  // auth.mode none
 
     const std::string_view secret = presented_key(request);

@@ -4,7 +4,9 @@
 // the openai-insecure-api-key.<key> subprotocol browsers use), a ?model= the key may
 // use, and a free session slot of the key. A refusal is an HTTP error with a JSON reason
 // (401 invalid_api_key, 403 origin_not_allowed / model_not_allowed, 429
-// rate_limit_exceeded); the key itself never appears in it or in a log.
+// rate_limit_exceeded); the key itself never appears in it or in a log. A resume
+// (?session_id=) from an address that used up its failed resumes is refused with 429; a
+// full session store (sessions.max_stored, all live) with 503 session_store_full.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,9 +29,9 @@ struct UpgradeRefusal {
     std::string message;
 };
 
-// On success sets info.key and info.session_lease (api_keys mode); otherwise returns the
+// info.query and info.peer_address must be set. On success sets info.key and info.session_lease (api_keys mode); otherwise returns the
 // refusal to send and counts it in `metrics`.
 std::optional<UpgradeRefusal> admit_upgrade(const HttpRequest& request, UpgradeInfo& info,
-                                            const GatewayContext& gateway, metrics::ShardMetrics& metrics);
+                                            GatewayContext& gateway, metrics::ShardMetrics& metrics);
 
 }  // namespace voxgate::server

@@ -27,6 +27,7 @@ void wire_gateway(Runtime& runtime) {
             .metrics = &shard.metrics(),
             .preset = preset,
             .refusing_new_work = &gateway.refusing_new_work,
+            .resume_failures = gateway.resume_failures.get(),
         }));
     }
     auto& first = *runtime.shards().front();

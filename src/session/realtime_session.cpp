@@ -16,6 +16,7 @@
 #include "protocol/random_bytes.hpp"
 #include "protocol/response_stream.hpp"
 #include "protocol/server_events.hpp"
+#include "session/resume_failures.hpp"
 #include "session/session_registry.hpp"
 
 namespace voxgate::session {
@@ -161,6 +162,8 @@ void RealtimeSession::on_open() {
             ownership_.reset();
         }
         resume_failed_ = true;
+        if (context_.metrics) context_.metrics->resumes_failed.inc();
+        if (context_.resume_failures) context_.resume_failures->record_failure(peer_address_, context_.now());
     }
     start_new_conversation();
 }

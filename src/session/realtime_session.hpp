@@ -47,6 +47,7 @@ struct ShardMetrics;
 namespace voxgate::session {
 
 class SessionRegistry;
+class ResumeFailures;
 
 // What every session of one shard shares. Must outlive the sessions.
 struct RealtimeContext {
@@ -62,6 +63,8 @@ struct RealtimeContext {
     Clock::time_point (*now)() = &Clock::now;  // rate limit and resume TTL; tests replace it
     // Set when the server drains: response.create is refused (server_shutting_down).
     const std::atomic<bool>* refusing_new_work = nullptr;
+    // Failed resumes per client address (limits.max_failed_resumes_per_minute_per_ip); null: not counted.
+    ResumeFailures* resume_failures = nullptr;
 };
 
 // From the accepted upgrade: the URL's query, who the client is and where it connects from.

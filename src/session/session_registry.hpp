@@ -2,6 +2,7 @@
 // SessionRegistry: session id -> Conversation, sharded to keep contention low
 // (docs/design.md, "Sessions"). Each shard is a small mutex and a hash map; the lock is held
 // only for insert, find, erase and the short visitor calls below, never across I/O.
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -54,10 +55,19 @@ public:
                 }
             }
             removed += doomed.size();
+            size_.fetch_sub(doomed.size(), std::memory_order_relaxed);
         }
         return removed;
     }
-    std::size_t size() const;
+    // Entries held, live and detached (an atomic read: cheap enough for every scrape).
+    std::size_t size() const { return size_.load(std::memory_order_relaxed); }
+
+    // sessions.max_stored: when the registry holds `max_stored` or more, evicts the detached
+    // (resumable, nobody connected) conversations that left longest ago, a batch of 1% of
+    // `max_stored` at a time so that a full registry costs one scan per batch, not per
+    // session. Returns how many were evicted; size() < max_stored afterwards unless every
+    // conversation is live.
+    std::size_t make_room(std::size_t max_stored);
 
 private:
     struct alignas(64) Shard {  // one cache line per lock: shards do not false-share
@@ -72,6 +82,7 @@ private:
 
     std::size_t mask_;
     mutable std::vector<Shard> shards_;
+    std::atomic<std::size_t> size_{0};
 };
 
 }  // namespace voxgate::session

@@ -21,6 +21,7 @@
 #include "metrics/collector.hpp"
 #include "server/gateway_context.hpp"
 #include "server/http_routes.hpp"
+#include "server/metrics_service.hpp"
 #include "server/shard.hpp"
 
 namespace {
@@ -32,11 +33,14 @@ using namespace voxgate::server;
 struct Gateway {
     GatewayContext context;
     std::unique_ptr<Shard> shard;
+    std::unique_ptr<MetricsService> metrics;  // never started: scrape_here() collects in place
 
     Gateway() {
         shard = std::make_unique<Shard>(0, context);
         context.collector = std::make_unique<metrics::Collector>(std::vector<const metrics::ShardMetrics*>{&shard->metrics()},
                                                                  std::vector<std::string>{}, [] { return std::size_t{0}; });
+        metrics = std::make_unique<MetricsService>(*context.collector, context.config.metrics);
+        context.metrics_service = metrics.get();
     }
 };
 
@@ -68,8 +72,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::size_t used = parser.put(boost::asio::buffer(buffered), ec);
         buffered.erase(0, used);
         if (ec == http::error::need_more) ec = {};
-        return !ec && !parser.is_done();
+        return !ec && !parser.is_done() && !(parser.is_header_done() && parser.chunked());
     });
+    if (!ec && parser.is_header_done() && parser.chunked()) {
+        // HttpSession::on_header refuses a chunked body before parsing any chunk.
+        auto response = error_response(http::status::length_required, "invalid_request",
+                                       "chunked request bodies are not accepted: send Content-Length", 11, false);
+        check_response(response);
+        return 0;
+    }
     if (!ec && !parser.is_done()) {
         // EOF before any byte is a peer that went away (Beast's read says end_of_stream).
         if (!parser.got_some()) return 0;
@@ -99,6 +110,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     auto response = handle_http_request(request, *gateway.shard);
-    check_response(response);
+    if (!response) {  // an authorized scrape: HttpSession collects on the metrics thread
+        auto text = gateway.metrics->scrape_here();
+        VOXGATE_FUZZ_CHECK(text.has_value(), "the scrape threw");
+        response = metrics_response(request, std::move(*text));
+    }
+    check_response(*response);
     return 0;
 }

@@ -61,17 +61,6 @@ Config auth_config(const KeysFile& keys) {
 
 std::pair<std::string, std::string> bearer(std::string_view key) { return {"Authorization", "Bearer " + std::string(key)}; }
 
-// The upgrade request as a browser or SDK sends it, read back as plain HTTP so that a
-// refusal's status and JSON body can be checked.
-HttpResult upgrade(std::uint16_t port, const std::string& target,
-                   std::vector<std::pair<std::string, std::string>> headers = {}) {
-    headers.insert(headers.end(), {{"Connection", "Upgrade"},
-                                   {"Upgrade", "websocket"},
-                                   {"Sec-WebSocket-Version", "13"},
-                                   {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}});
-    return http_get(port, target, "GET", headers);
-}
-
 std::string error_type(const HttpResult& result) {
     auto body = json::parse(result.body, nullptr, false);
     return body.is_object() ? body["error"].value("type", "") : "(not JSON: " + result.body + ")";
@@ -101,7 +90,7 @@ const json say_hello = {{"type", "conversation.item.create"},
 TEST(Auth, UpgradeWithoutAKeyIs401WithAJsonReasonBeforeTheUpgrade) {
     KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
     TestGateway gateway(auth_config(keys));
-    auto result = upgrade(gateway.port(), "/v1/realtime");
+    auto result = http_upgrade(gateway.port(), "/v1/realtime");
     EXPECT_EQ(result.status, 401);
     EXPECT_EQ(error_type(result), "invalid_api_key");
     EXPECT_EQ(metric(gateway.port(), "voxgate_auth_rejections_total", "{reason=\"missing_api_key\"}"), 1);
@@ -111,12 +100,12 @@ TEST(Auth, UpgradeWithoutAKeyIs401WithAJsonReasonBeforeTheUpgrade) {
 TEST(Auth, AWrongKeyIs401AndTheKeyIsNotInTheAnswer) {
     KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
     TestGateway gateway(auth_config(keys));
-    auto result = upgrade(gateway.port(), "/v1/realtime", {bearer("sk-wrong-guess-42")});
+    auto result = http_upgrade(gateway.port(), "/v1/realtime", {bearer("sk-wrong-guess-42")});
     EXPECT_EQ(result.status, 401);
     EXPECT_EQ(error_type(result), "invalid_api_key");
     EXPECT_EQ(result.body.find("sk-wrong-guess-42"), std::string::npos);
     // The key in the subprotocol is checked the same way.
-    result = upgrade(gateway.port(), "/v1/realtime", {{"Sec-WebSocket-Protocol", "realtime, openai-insecure-api-key.nope"}});
+    result = http_upgrade(gateway.port(), "/v1/realtime", {{"Sec-WebSocket-Protocol", "realtime, openai-insecure-api-key.nope"}});
     EXPECT_EQ(result.status, 401);
     EXPECT_EQ(metric(gateway.port(), "voxgate_auth_rejections_total", "{reason=\"invalid_api_key\"}"), 2);
 }
@@ -138,7 +127,7 @@ TEST(Auth, SubprotocolKeyOpensASessionAndOnlyRealtimeIsEchoed) {
     EXPECT_EQ(browser.created["type"], "session.created");
     EXPECT_EQ(browser.ws->selected_subprotocol(), "realtime");
     // Offered alone, the key subprotocol is still never selected.
-    auto result = upgrade(gateway.port(), "/v1/realtime",
+    auto result = http_upgrade(gateway.port(), "/v1/realtime",
                           {{"Sec-WebSocket-Protocol", "openai-insecure-api-key." + std::string(key_a)}});
     EXPECT_EQ(result.status, 101);
     EXPECT_EQ(result.headers.count("sec-websocket-protocol"), 0u);
@@ -149,7 +138,7 @@ TEST(Auth, ABrowserOriginOutsideAllowedOriginsIs403) {
     auto config = auth_config(keys);
     config.auth.allowed_origins = {"https://app.example"};
     TestGateway gateway(config);
-    auto result = upgrade(gateway.port(), "/v1/realtime", {bearer(key_a), {"Origin", "https://evil.example"}});
+    auto result = http_upgrade(gateway.port(), "/v1/realtime", {bearer(key_a), {"Origin", "https://evil.example"}});
     EXPECT_EQ(result.status, 403);
     EXPECT_EQ(error_type(result), "origin_not_allowed");
     EXPECT_EQ(metric(gateway.port(), "voxgate_auth_rejections_total", "{reason=\"origin_not_allowed\"}"), 1);
@@ -163,14 +152,14 @@ TEST(Auth, OriginIsCheckedWithoutApiKeysToo) {
     auto config = test_config();
     config.auth.allowed_origins = {"https://app.example"};
     TestGateway gateway(config);
-    EXPECT_EQ(upgrade(gateway.port(), "/v1/realtime", {{"Origin", "https://evil.example"}}).status, 403);
-    EXPECT_EQ(upgrade(gateway.port(), "/v1/realtime", {{"Origin", "https://app.example"}}).status, 101);
+    EXPECT_EQ(http_upgrade(gateway.port(), "/v1/realtime", {{"Origin", "https://evil.example"}}).status, 403);
+    EXPECT_EQ(http_upgrade(gateway.port(), "/v1/realtime", {{"Origin", "https://app.example"}}).status, 101);
 }
 
 TEST(Auth, AModelOutsideTheKeysListIsRefusedAtTheHandshakeAndOnSessionUpdate) {
     KeysFile keys(std::vector<json>{key_entry("team-a", key_a, {{"models", {"gpt-4o-mini", "small"}}})});
     TestGateway gateway(auth_config(keys));
-    auto result = upgrade(gateway.port(), "/v1/realtime?model=gpt-4o", {bearer(key_a)});
+    auto result = http_upgrade(gateway.port(), "/v1/realtime?model=gpt-4o", {bearer(key_a)});
     EXPECT_EQ(result.status, 403);
     EXPECT_EQ(error_type(result), "model_not_allowed");
 
@@ -191,7 +180,7 @@ TEST(Auth, MaxSessionsIs429AtTheHandshakeUntilASessionCloses) {
     KeysFile keys(std::vector<json>{key_entry("team-a", key_a, {{"limits", {{"max_sessions", 1}}}}), key_entry("team-b", key_b)});
     TestGateway gateway(auth_config(keys));
     auto first = std::make_unique<Client>(gateway.port(), std::vector<std::pair<std::string, std::string>>{bearer(key_a)});
-    auto result = upgrade(gateway.port(), "/v1/realtime", {bearer(key_a)});
+    auto result = http_upgrade(gateway.port(), "/v1/realtime", {bearer(key_a)});
     EXPECT_EQ(result.status, 429);
     EXPECT_EQ(error_type(result), "rate_limit_exceeded");
     EXPECT_EQ(metric(gateway.port(), "voxgate_rate_limited_total", "{limit=\"max_sessions\"}"), 1);
@@ -202,7 +191,7 @@ TEST(Auth, MaxSessionsIs429AtTheHandshakeUntilASessionCloses) {
     first.reset();
     int status = 0;
     for (auto deadline = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < deadline;) {
-        status = upgrade(gateway.port(), "/v1/realtime", {bearer(key_a)}).status;
+        status = http_upgrade(gateway.port(), "/v1/realtime", {bearer(key_a)}).status;
         if (status == 101) break;
         std::this_thread::sleep_for(20ms);
     }
@@ -290,7 +279,7 @@ TEST(Auth, ReloadAppliesToNewHandshakesKeepsLiveSessionsAndABadFileKeepsTheOldKe
 
     keys.write(std::vector<json>{key_entry("team-b", key_b)});
     EXPECT_EQ(gateway.runtime().reload_keys(), std::nullopt);
-    EXPECT_EQ(upgrade(gateway.port(), "/v1/realtime", {bearer(key_a)}).status, 401);
+    EXPECT_EQ(http_upgrade(gateway.port(), "/v1/realtime", {bearer(key_a)}).status, 401);
     Client b(gateway.port(), {bearer(key_b)});
     EXPECT_EQ(b.created["type"], "session.created");
     live.send(say_hello);  // the session made under the old key keeps working
@@ -300,7 +289,7 @@ TEST(Auth, ReloadAppliesToNewHandshakesKeepsLiveSessionsAndABadFileKeepsTheOldKe
     auto error = gateway.runtime().reload_keys();
     ASSERT_TRUE(error);
     EXPECT_NE(error->find("keys[0].sha256"), std::string::npos) << *error;
-    EXPECT_EQ(upgrade(gateway.port(), "/v1/realtime", {bearer(key_b)}).status, 101);
+    EXPECT_EQ(http_upgrade(gateway.port(), "/v1/realtime", {bearer(key_b)}).status, 101);
 }
 
 TEST(Auth, AuthModeNoneStillAcceptsEveryoneAndSendsNoRateLimits) {

@@ -228,13 +228,7 @@ std::string keys_json(const std::string& name, const std::string& key) {
 
 // The handshake status for `key` (101 when the upgrade is accepted).
 int upgrade_status(std::uint16_t port, const std::string& key) {
-    return http_get(port, "/v1/realtime", "GET",
-                    {{"Authorization", "Bearer " + key},
-                     {"Connection", "Upgrade"},
-                     {"Upgrade", "websocket"},
-                     {"Sec-WebSocket-Version", "13"},
-                     {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}})
-        .status;
+    return http_upgrade(port, "/v1/realtime", {{"Authorization", "Bearer " + key}}).status;
 }
 
 TEST(Binary, UnauthenticatedNonLoopbackListenWithARealProviderKeyExits2) {

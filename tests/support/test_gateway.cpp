@@ -62,6 +62,15 @@ void TestGateway::shutdown() {
     runtime_->shutdown();
 }
 
+HttpResult http_upgrade(std::uint16_t port, const std::string& target,
+                        std::vector<std::pair<std::string, std::string>> headers) {
+    headers.insert(headers.end(), {{"Connection", "Upgrade"},
+                                   {"Upgrade", "websocket"},
+                                   {"Sec-WebSocket-Version", "13"},
+                                   {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}});
+    return http_get(port, target, "GET", headers);
+}
+
 HttpResult http_get(std::uint16_t port, const std::string& target, const std::string& method,
                     const std::vector<std::pair<std::string, std::string>>& headers) {
     asio::io_context ioc;

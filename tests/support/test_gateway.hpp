@@ -44,6 +44,10 @@ struct HttpResult {
 };
 HttpResult http_get(std::uint16_t port, const std::string& target, const std::string& method = "GET",
                     const std::vector<std::pair<std::string, std::string>>& headers = {});
+// A WebSocket upgrade request (as a browser or SDK sends it, plus `headers`) read back as
+// plain HTTP, so that a refusal's status and JSON body can be checked; 101 when accepted.
+HttpResult http_upgrade(std::uint16_t port, const std::string& target,
+                        std::vector<std::pair<std::string, std::string>> headers = {});
 // Sends raw bytes and returns the raw response (until the server closes or 2 s of silence).
 std::string http_raw(std::uint16_t port, const std::string& bytes);
 

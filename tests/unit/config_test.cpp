@@ -299,6 +299,59 @@ TEST(ConfigErrors, UnknownKeyNested) {
               "config error: providers.p.timeouts.connect: unknown key (did you mean connect_ms?)");
 }
 
+TEST(ConfigMetrics, ListenAndTokenFromTheEnvironment) {
+    const FakeEnvironment env{{"SCRAPE_TOKEN", "  tok-123  "}};
+    Config config = from_json(R"({"metrics": {"listen": "127.0.0.1:9090", "bearer_token_env": "SCRAPE_TOKEN"}})", env);
+    ASSERT_TRUE(config.metrics.listen.has_value());
+    EXPECT_EQ(config.metrics.listen->host, "127.0.0.1");
+    EXPECT_EQ(config.metrics.listen->port, 9090);
+    EXPECT_EQ(config.metrics.bearer_token, "tok-123");
+    Config defaults = from_json("{}");
+    EXPECT_FALSE(defaults.metrics.listen.has_value());
+    EXPECT_EQ(defaults.metrics.bearer_token, "");
+    EXPECT_EQ(from_json(R"({"metrics": {"listen": "[::1]:9091"}})").metrics.listen->host, "::1");
+}
+
+TEST(ConfigMetrics, ErrorsNameTheKeyAndNeverTheToken) {
+    EXPECT_EQ(error_of(R"({"metrics": {"listen": "9090"}})"), "config error: metrics.listen: expected HOST:PORT");
+    EXPECT_EQ(error_of(R"({"metrics": {"bearer_token_env": "SCRAPE_TOKEN"}})"),
+              "config error: metrics.bearer_token_env: $SCRAPE_TOKEN is unset or empty");
+    EXPECT_EQ(error_of(R"({"metrics": {"bearer_token_env": "sk-live-abc def"}})"),
+              "config error: metrics.bearer_token_env: expected the name of an environment variable (letters, "
+              "digits, '_'), not a token");
+    const auto pasted = error_of(R"({"metrics": {"bearer_token": "hunter2-token"}})");
+    EXPECT_TRUE(pasted.starts_with("config error: metrics.bearer_token: unknown key; tokens never go in the config"))
+        << pasted;
+    EXPECT_EQ(pasted.find("hunter2"), std::string::npos);
+    EXPECT_EQ(error_of(R"({"metrics": {"lisen": "127.0.0.1:1"}})"),
+              "config error: metrics.lisen: unknown key (did you mean listen?)");
+}
+
+TEST(ConfigMetrics, TokenFromAFile) {
+    ScratchDir dir;
+    const auto file = dir.write("token", "file-token\n");
+    EXPECT_EQ(from_json(R"({"metrics": {"bearer_token_file": ")" + file + R"("}})").metrics.bearer_token, "file-token");
+    const auto empty = dir.write("empty", "\n");
+    EXPECT_EQ(error_of(R"({"metrics": {"bearer_token_file": ")" + empty + R"("}})"),
+              "config error: metrics.bearer_token_file: file \"" + empty + "\" is empty");
+}
+
+TEST(ConfigLimits, FailedResumesPerIp) {
+    EXPECT_EQ(from_json("{}").limits.max_failed_resumes_per_minute_per_ip, 20u);
+    EXPECT_EQ(from_json(R"({"limits": {"max_failed_resumes_per_minute_per_ip": 0}})")
+                  .limits.max_failed_resumes_per_minute_per_ip,
+              0u);
+    EXPECT_NE(error_of(R"({"limits": {"max_failed_resumes_per_minute_per_ip": -1}})").find(
+                  "limits.max_failed_resumes_per_minute_per_ip"),
+              std::string::npos);
+}
+
+// Found by the config_loader fuzzer: an empty key used to give an error that named no key.
+TEST(ConfigErrors, EmptyKeyIsNamedInTheError) {
+    EXPECT_EQ(error_of(R"({"": {"thReads": 1, "th": 1}})"), "config error: \"\": unknown key");
+    EXPECT_EQ(error_of(R"({"limits": {"": 1}})"), "config error: limits.\"\": unknown key");
+}
+
 TEST(ConfigErrors, KeyInTheFileIsRefusedWithAHint) {
     const std::string error = error_of(R"({"providers": {"p": {"kind": "demo", "api_key": "sk-secret"}}})");
     EXPECT_TRUE(error.starts_with("config error: providers.p.api_key: unknown key; keys never go in the config file"))

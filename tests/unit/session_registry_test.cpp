@@ -79,6 +79,36 @@ TEST(SessionRegistry, EraseIfRemovesOnlyMatchingEntries) {
     }
 }
 
+// sessions.max_stored: detached conversations go, oldest first; live ones never do.
+TEST(SessionRegistry, MakeRoomEvictsTheOldestDetachedOnlyAndNeverALiveOne) {
+    struct Owner final : ConversationOwner {
+        void on_conversation_ready() override {}
+        void on_conversation_taken() override {}
+    } owner;
+    asio::io_context io;
+    SessionRegistry registry(4);
+    const auto start = Clock::now();
+    std::vector<SessionId> ids;
+    for (int i = 0; i < 10; ++i) {
+        ids.push_back(SessionId::random());
+        auto conversation = make_conversation(ids.back());
+        if (i % 2 == 0) {
+            // Even ones are live (owned); odd ones detached, later ones more recently.
+            conversation->owner = std::make_shared<Ownership>(io.get_executor(), owner, registry, ids.back(), false);
+        }
+        conversation->detached_at = start + std::chrono::seconds(i);
+        registry.insert(ids.back(), conversation);
+    }
+    EXPECT_EQ(registry.make_room(11), 0u) << "below the cap nothing goes";
+    EXPECT_EQ(registry.make_room(10), 1u);
+    EXPECT_EQ(registry.size(), 9u);
+    EXPECT_EQ(registry.find(ids[1]), nullptr) << "the oldest detached one";
+    EXPECT_NE(registry.find(ids[0]), nullptr) << "older, but live";
+    EXPECT_EQ(registry.make_room(3), 4u) << "all detached go; the live ones stay even over the cap";
+    EXPECT_EQ(registry.size(), 5u);
+    for (int i = 0; i < 10; i += 2) EXPECT_NE(registry.find(ids[i]), nullptr);
+}
+
 TEST(SessionRegistry, ConcurrentInsertFindEraseFromSeveralThreads) {
     SessionRegistry registry(16);
     constexpr int threads = 4;
