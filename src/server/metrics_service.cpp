@@ -11,8 +11,9 @@
 
 namespace voxgate::server {
 
-MetricsService::MetricsService(const metrics::Collector& collector, const MetricsConfig& config)
-    : collector_(collector), listen_(config.listen) {
+MetricsService::MetricsService(std::function<std::string()> collect, const MetricsConfig& config,
+                               metrics::Counter* internal_errors)
+    : collect_(std::move(collect)), internal_errors_(internal_errors), listen_(config.listen) {
     if (!config.bearer_token.empty()) token_digest_ = auth::sha256_of(config.bearer_token);
 }
 
@@ -66,8 +67,8 @@ bool MetricsService::authorized(std::string_view authorization) const {
 std::optional<std::string> MetricsService::scrape_here() const {
     std::optional<std::string> text;
     metrics::run_contained(
-        nullptr, "metrics scrape", [] { return std::string("metrics thread"); },
-        [&] { text = collector_.scrape(); }, [&] { text.reset(); });
+        internal_errors_, "metrics scrape", [] { return std::string("metrics thread"); },
+        [&] { text = collect_(); }, [&] { text.reset(); });
     return text;
 }
 

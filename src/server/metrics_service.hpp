@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "auth/client_key.hpp"
-#include "metrics/collector.hpp"
+#include "metrics/shard_metrics.hpp"
 #include "voxgate/config.hpp"
 #include "voxgate/net.hpp"
 
@@ -22,7 +22,10 @@ class MetricsListener;
 
 class MetricsService {
 public:
-    MetricsService(const metrics::Collector& collector, const MetricsConfig& config);
+    // `collect` builds the exposition text (Collector::scrape); it runs on the metrics
+    // thread only. A throw from it is counted in `internal_errors` (any thread may add).
+    MetricsService(std::function<std::string()> collect, const MetricsConfig& config,
+                   metrics::Counter* internal_errors = nullptr);
     ~MetricsService();
     MetricsService(const MetricsService&) = delete;
     MetricsService& operator=(const MetricsService&) = delete;
@@ -50,7 +53,8 @@ public:
     asio::io_context& io_context() { return ioc_; }
 
 private:
-    const metrics::Collector& collector_;
+    std::function<std::string()> collect_;
+    metrics::Counter* internal_errors_;
     std::optional<ListenAddress> listen_;
     std::optional<auth::KeyDigest> token_digest_;
     asio::io_context ioc_{1};

@@ -58,7 +58,9 @@ Runtime::Runtime(Config config) : context_(std::make_unique<GatewayContext>()) {
     for (auto& provider : cfg.providers) provider_names.push_back(provider.name);
     context_->collector = std::make_unique<metrics::Collector>(
         std::move(shard_metrics), std::move(provider_names), [ctx = context_.get()] { return ctx->registry.size(); });
-    metrics_ = std::make_unique<MetricsService>(*context_->collector, cfg.metrics);
+    // Through the context, so a test that replaces the collector is scraped too.
+    metrics_ = std::make_unique<MetricsService>([ctx = context_.get()] { return ctx->collector->scrape(); },
+                                                cfg.metrics, &shards_.front()->metrics().internal_errors);
     context_->metrics_service = metrics_.get();
 }
 

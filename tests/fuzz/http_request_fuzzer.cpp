@@ -39,7 +39,7 @@ struct Gateway {
         shard = std::make_unique<Shard>(0, context);
         context.collector = std::make_unique<metrics::Collector>(std::vector<const metrics::ShardMetrics*>{&shard->metrics()},
                                                                  std::vector<std::string>{}, [] { return std::size_t{0}; });
-        metrics = std::make_unique<MetricsService>(*context.collector, context.config.metrics);
+        metrics = std::make_unique<MetricsService>([this] { return context.collector->scrape(); }, context.config.metrics);
         context.metrics_service = metrics.get();
     }
 };

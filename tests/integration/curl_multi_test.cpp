@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "metrics/shard_metrics.hpp"
 #include "support/fd_limit.hpp"
 #include "support/load_scale.hpp"
 #include "support/mock_upstream.hpp"
@@ -121,6 +122,29 @@ protected:
     asio::io_context io;
     CurlMulti multi{io};
 };
+
+// The exception barrier inside libcurl's C callbacks: a sink that throws from on_body
+// (as a session's decoder could) fails only its own transfer with internal_error, is
+// counted, and a transfer beside it on the same multi streams to the end.
+TEST(CurlMultiBarrier, AThrowingSinkFailsOnlyItsTransferAndIsCounted) {
+    MockUpstream mock;
+    asio::io_context io;
+    metrics::Counter internal_errors;
+    CurlMulti multi(io, {.internal_errors = &internal_errors});
+    RecordingSink throwing, bystander;
+    throwing.body_hook = [](std::string_view) { throw std::runtime_error("decoder bug"); };
+    Transfer failing(multi, throwing);
+    Transfer healthy(multi, bystander);
+    ASSERT_FALSE(failing.start(request_to(mock.openai_url(), {.tokens = 20, .gap_ms = 2})));
+    ASSERT_FALSE(healthy.start(request_to(mock.openai_url(), {.tokens = 20, .gap_ms = 2})));
+    ASSERT_TRUE(run_until(io, [&] { return throwing.completed() && bystander.completed(); }));
+
+    EXPECT_EQ(throwing.result, make_error_code(transfer_errc::internal_error)) << throwing.result.message();
+    EXPECT_EQ(throwing.completions, 1);
+    EXPECT_EQ(internal_errors.value(), 1u);
+    EXPECT_FALSE(bystander.result) << bystander.result.message();
+    EXPECT_EQ(bystander.tokens(), default_tokens(20));
+}
 
 TEST_F(CurlMultiTest, StreamsEveryTokenInOrderOverHttp) {
     MockUpstream mock;

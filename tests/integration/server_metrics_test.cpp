@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "metrics/collector.hpp"
 #include "server/metrics_service.hpp"
 #include "support/test_gateway.hpp"
 
@@ -106,6 +107,32 @@ TEST(ServerMetrics, AKeepAliveConnectionGetsTheScrapeThenItsNextAnswerInOrder) {
     EXPECT_LT(metrics_at, ok_at);
 }
 
+// A scrape that throws (on the metrics thread) is a 500 for that request only: counted,
+// the connection's shard keeps serving, and the metrics thread answers the next scrape.
+TEST(ServerMetrics, AScrapeThatThrowsIs500AndIsCountedAndTheNextOneWorks) {
+    std::atomic<bool> fail{true};
+    Config config = test_config();
+    config.server.threads = 1;
+    config.log.level = "off";  // the barrier logs the failure at error level
+    TestGateway gateway(config, true, [&](server::Runtime& runtime) {
+        auto& context = runtime.context();
+        std::vector<const metrics::ShardMetrics*> shards{&runtime.shards().front()->metrics()};
+        context.collector = std::make_unique<metrics::Collector>(shards, std::vector<std::string>{}, [&]() -> std::size_t {
+            if (fail) throw std::runtime_error("collector bug");
+            return 0;
+        });
+    });
+    auto failed = http_get(gateway.port(), "/metrics");
+    EXPECT_EQ(failed.status, 500);
+    EXPECT_NE(failed.body.find("internal_error"), std::string::npos) << failed.body;
+    EXPECT_EQ(http_get(gateway.port(), "/healthz").status, 200);
+    fail = false;
+    auto next = http_get(gateway.port(), "/metrics");
+    EXPECT_EQ(next.status, 200);
+    EXPECT_EQ(metric_value(next.body, "voxgate_internal_errors_total"), 1);
+    EXPECT_EQ(metric_value(next.body, "voxgate_http_requests_total", "{code=\"500\",path=\"/metrics\"}"), 1);
+}
+
 TEST(ServerMetrics, MetricsListenOnABusyPortFailsStartWithTheKeyNamed) {
     TestGateway first(with_metrics_listen());
     const auto busy = metrics_port(first);
@@ -127,7 +154,7 @@ TEST(MetricsService, CollectsOnItsOwnThreadAndAnswersOnTheCallersExecutor) {
         collected_on.set_value(std::this_thread::get_id());
         return std::size_t{7};
     });
-    server::MetricsService service(collector, MetricsConfig{});
+    server::MetricsService service([&] { return collector.scrape(); }, MetricsConfig{});
     service.start();
 
     asio::io_context caller;
