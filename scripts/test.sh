@@ -1,20 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run):
-#   1. Release build into build/ and every ctest test: unit, integration (real sockets,
-#      real curl, real TLS) and the official OpenAI SDK compatibility test (Node.js);
-#   2. every GoogleTest suite under ASan+UBSan (build-asan/) and under TSan (build-tsan/),
-#      by scripts/sanitizers.sh;
-#   3. every libFuzzer target for a bounded time with ASan+UBSan (build-fuzz/), by
-#      scripts/fuzz.sh.
+#   1. release: Release build into build/ and every ctest test: unit, integration (real
+#      sockets, real curl, real TLS) and the official OpenAI SDK compatibility test (Node.js);
+#   2. asan: every GoogleTest suite under ASan+UBSan (clang, build-asan/, scripts/sanitizers.sh);
+#   3. tsan: every GoogleTest suite under TSan (GCC, build-tsan/);
+#   4. fuzz: every libFuzzer target for VOXGATE_FUZZ_SECONDS each (default 30) with
+#      ASan+UBSan, from the same build-asan/ tree as stage 2 (scripts/fuzz.sh).
 # Every stage runs even when an earlier one failed, so one run shows every failure; the
 # exit status is non-zero when any stage failed.
-#   VOXGATE_TEST_STAGES picks stages (default "release fuzz"; "release asan tsan fuzz" is the
-#   whole set). The fuzz stage replays every committed corpus (VOXGATE_FUZZ_SECONDS=0) until
-#   the two open fuzz findings in tests/fuzz/known_crashes/ are fixed; set it to 45 to explore.
-#   The sanitizer stages are not in the default yet: they have not had one
-#   complete run on this 2-core machine, and a CI that has never passed end to end would
-#   block every change. Run them with VOXGATE_TEST_STAGES="asan tsan".
-#   VOXGATE_FUZZ_SECONDS (default 0: corpus replay) is each fuzzer's time.
+#   VOXGATE_TEST_STAGES picks stages (default "release asan tsan fuzz").
+#   VOXGATE_FUZZ_SECONDS=0 replays the committed corpora once instead of exploring.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +19,7 @@ launcher=()
 # Paths relative to the checkout: a clone in another folder reuses the same ccache entries.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-stages="${VOXGATE_TEST_STAGES:-release fuzz}"
+stages="${VOXGATE_TEST_STAGES:-release asan tsan fuzz}"
 log_dir="$(mktemp -d)"
 trap 'rm -rf "$log_dir"' EXIT
 
@@ -66,7 +61,7 @@ for stage in $stages; do
     release) run_stage release release ;;
     asan) run_stage asan bash scripts/sanitizers.sh address ;;
     tsan) run_stage tsan bash scripts/sanitizers.sh thread ;;
-    fuzz) run_stage fuzz bash scripts/fuzz.sh "${VOXGATE_FUZZ_SECONDS:-0}" ;;
+    fuzz) run_stage fuzz bash scripts/fuzz.sh "${VOXGATE_FUZZ_SECONDS:-30}" ;;
     *) echo "unknown stage $stage (release asan tsan fuzz)" >&2; exit 2 ;;
   esac
 done
