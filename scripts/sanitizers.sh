@@ -17,7 +17,7 @@ for kind in "${kinds[@]}"; do
     thread)
       dir=build-tsan
       # Debug at -O1, as build-asan: assertions on, load tests not needlessly slow.
-      cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DVOXGATE_SANITIZE=thread \
+      cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1 -O1" -DVOXGATE_SANITIZE=thread \
         -DVOXGATE_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
       cmake --build "$dir" -j"$(nproc)" --target voxgate voxgate_unit_tests voxgate_integration_tests ;;
     *) echo "unknown sanitizer $kind" >&2; exit 2 ;;
