@@ -13,10 +13,12 @@
 #include <vector>
 
 #include "auth/client_key.hpp"
-#include "auth/token_bucket.hpp"
+#include "limits/token_bucket.hpp"
 #include "protocol/server_events.hpp"
 
 namespace voxgate::auth {
+
+using limits::TokenBucket;
 
 using RateLimitState = protocol::RateLimit;  // what rate_limits.updated reports
 

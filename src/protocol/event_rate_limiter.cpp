@@ -4,24 +4,24 @@
 
 namespace voxgate::protocol {
 
+namespace {
+
+// The burst refills in burst / rate seconds. The bucket starts full and is dated at the
+// clock's epoch, so the first event finds it full whatever clock the caller uses.
+limits::TokenBucket bucket_for(double rate, double burst) {
+    const auto refill = rate > 0 ? std::chrono::duration<double>(burst / rate) : std::chrono::duration<double>(1);
+    return {burst, std::chrono::duration_cast<limits::TokenBucket::Clock::duration>(refill), {}};
+}
+
+}  // namespace
+
 EventRateLimiter::EventRateLimiter(double events_per_second)
-    : rate_(events_per_second), burst_(std::max(1.0, events_per_second)), tokens_(burst_) {}
+    : tokens_(bucket_for(events_per_second, std::max(1.0, events_per_second))),
+      enabled_(events_per_second > 0) {}
 
 EventRateLimiter::Verdict EventRateLimiter::on_event(clock::time_point now) {
-    if (rate_ <= 0) return Verdict::allow;
-    if (!started_) {
-        started_ = true;
-        last_refill_ = now;
-    }
-    if (now > last_refill_) {
-        const std::chrono::duration<double> elapsed = now - last_refill_;
-        tokens_ = std::min(burst_, tokens_ + elapsed.count() * rate_);
-        last_refill_ = now;
-    }
-    if (tokens_ >= 1) {
-        tokens_ -= 1;
-        return Verdict::allow;
-    }
+    if (!enabled_) return Verdict::allow;
+    if (tokens_.try_take(1, now)) return Verdict::allow;
     constexpr auto window = std::chrono::seconds(1);
     if (rejected_in_window_ == 0 || now - window_start_ >= window) {
         // A window right after a window with rejections continues the streak.
@@ -31,7 +31,7 @@ EventRateLimiter::Verdict EventRateLimiter::on_event(clock::time_point now) {
         rejected_in_window_ = 0;
     }
     ++rejected_in_window_;
-    if (rejected_in_window_ > burst_ || consecutive_windows_ >= 3) return Verdict::close;
+    if (rejected_in_window_ > tokens_.capacity() || consecutive_windows_ >= 3) return Verdict::close;
     return Verdict::reject;
 }
 

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "limits/token_bucket.hpp"
+
 namespace voxgate::protocol {
 
 class EventRateLimiter {
@@ -20,14 +22,11 @@ public:
     Verdict on_event(clock::time_point now);
 
 private:
-    double rate_;
-    double burst_;
-    double tokens_;
-    clock::time_point last_refill_{};
+    limits::TokenBucket tokens_;  // capacity = the burst; unused when the limit is off
     clock::time_point window_start_{};  // start of the current one-second rejection window
     std::uint32_t rejected_in_window_ = 0;
     std::uint32_t consecutive_windows_ = 0;
-    bool started_ = false;
+    bool enabled_;
 };
 
 }  // namespace voxgate::protocol

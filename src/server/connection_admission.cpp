@@ -62,7 +62,6 @@ Admission ConnectionAdmission::admit(const asio::ip::address& peer, const Limits
         slot = std::move(counted);
         return Admission::admitted;
     }
-    rate_.store(rate, std::memory_order_relaxed);
     const auto capacity = capacity_for(limits, shard_count);
 
     counted.peer_ = peer_key_of(peer);
@@ -75,18 +74,14 @@ Admission ConnectionAdmission::admit(const asio::ip::address& peer, const Limits
             prune(shard, now);
         }
         if (shard.peers.size() >= capacity) return Admission::peer_table_full;
-        found = shard.peers.emplace(counted.peer_, PeerState{0, rate, now}).first;
+        // The bucket holds at most `rate` tokens (one second of handshakes), refilled at `rate`/s.
+        found = shard.peers.emplace(counted.peer_, PeerState{0, limits::TokenBucket(rate, std::chrono::seconds(1), now)})
+                    .first;
     }
     auto& state = found->second;
-    if (rate > 0) {
-        // The bucket holds at most `rate` tokens (one second of handshakes), refilled at `rate`/s.
-        auto elapsed = std::chrono::duration<double>(now - state.refilled).count();
-        state.tokens = std::min(rate, state.tokens + std::max(0.0, elapsed) * rate);
-        state.refilled = now;
-        if (state.tokens < 1) return Admission::handshake_rate;
-    }
+    if (rate > 0 && state.handshakes.available(now) < 1) return Admission::handshake_rate;
     if (per_ip > 0 && state.connections >= per_ip) return Admission::max_connections_per_ip;
-    if (rate > 0) state.tokens -= 1;
+    if (rate > 0) state.handshakes.spend(1, now);
     ++state.connections;
     counted.per_peer_ = true;
     slot = std::move(counted);
@@ -94,10 +89,12 @@ Admission ConnectionAdmission::admit(const asio::ip::address& peer, const Limits
 }
 
 void ConnectionAdmission::prune(Shard& shard, clock::time_point now) {
-    std::erase_if(shard.peers, [&](const auto& entry) {
-        const auto& state = entry.second;
-        return state.connections == 0 && now - state.refilled >= std::chrono::seconds(1);
-    });
+    for (auto it = shard.peers.begin(); it != shard.peers.end();)
+        it = idle_and_refilled(it->second, now) ? shard.peers.erase(it) : std::next(it);
+}
+
+bool ConnectionAdmission::idle_and_refilled(PeerState& state, clock::time_point now) {
+    return state.connections == 0 && state.handshakes.seconds_until_full(now) <= 0;
 }
 
 void ConnectionAdmission::release(const PeerKey& key) noexcept {
@@ -110,9 +107,7 @@ void ConnectionAdmission::release(const PeerKey& key) noexcept {
     if (state.connections > 0) return;
     // Keep the entry while its bucket is still refilling, or closing and reconnecting
     // would hand out a fresh bucket each time.
-    const double rate = rate_.load(std::memory_order_relaxed);
-    auto elapsed = std::chrono::duration<double>(clock::now() - state.refilled).count();
-    if (rate == 0 || state.tokens + elapsed * rate >= rate) shard.peers.erase(found);
+    if (idle_and_refilled(state, clock::now())) shard.peers.erase(found);
 }
 
 std::size_t ConnectionAdmission::tracked_peers() const {

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "limits/token_bucket.hpp"
 #include "voxgate/config.hpp"
 #include "voxgate/net.hpp"
 #include "voxgate/peer_key.hpp"
@@ -72,8 +73,7 @@ private:
 
     struct PeerState {
         std::uint32_t connections = 0;
-        double tokens = 0;  // handshake bucket; refilled lazily
-        clock::time_point refilled{};
+        limits::TokenBucket handshakes;  // `rate` tokens refilled per second; used when rate > 0
     };
     struct alignas(64) Shard {
         mutable std::mutex mutex;
@@ -86,10 +86,9 @@ private:
     void release(const PeerKey& key) noexcept;
     // Drops the entries of `shard` that carry no connection and a full bucket.
     static void prune(Shard& shard, clock::time_point now);
+    static bool idle_and_refilled(PeerState& state, clock::time_point now);
 
     std::atomic<std::int64_t> open_{0};
-    // limits.max_handshakes_per_second_per_ip as last seen by admit(), for release().
-    std::atomic<double> rate_{0};
     std::array<Shard, shard_count> shards_;
 };
 

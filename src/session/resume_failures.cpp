@@ -31,7 +31,7 @@ void ResumeFailures::record_failure(const asio::ip::address& peer, Clock::time_p
             ++shard.untracked;
             return;
         }
-        found = shard.peers.emplace(key, auth::TokenBucket(per_minute_, std::chrono::minutes(1), now)).first;
+        found = shard.peers.emplace(key, limits::TokenBucket(per_minute_, std::chrono::minutes(1), now)).first;
     }
     found->second.spend(1, now);
 }

@@ -14,7 +14,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "auth/token_bucket.hpp"
+#include "limits/token_bucket.hpp"
 #include "voxgate/net.hpp"
 #include "voxgate/peer_key.hpp"
 
@@ -39,7 +39,7 @@ public:
 private:
     struct alignas(64) Shard {
         mutable std::mutex mutex;
-        std::unordered_map<PeerKey, auth::TokenBucket, PeerKeyHash> peers;
+        std::unordered_map<PeerKey, limits::TokenBucket, PeerKeyHash> peers;
         std::uint64_t untracked = 0;
     };
     Shard& shard_of(const PeerKey& key) { return shards_[(PeerKeyHash{}(key) >> 40) % shard_count]; }

@@ -10,13 +10,14 @@
 #include "auth/authenticator.hpp"
 #include "auth/key_digest.hpp"
 #include "auth/key_usage.hpp"
-#include "auth/token_bucket.hpp"
+#include "limits/token_bucket.hpp"
 #include "config/cli.hpp"
 #include "config/config_loader.hpp"
 
 namespace voxgate::auth {
 namespace {
 
+using limits::TokenBucket;
 using Clock = TokenBucket::Clock;
 using namespace std::chrono_literals;
 

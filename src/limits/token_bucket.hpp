@@ -1,11 +1,12 @@
 #pragma once
-// A token bucket (pure, no clock of its own): `capacity` tokens, refilled continuously at
-// capacity per `period`. It starts full. spend() may take it below zero (a debt): output
+// The one token bucket of the gateway (pure, no clock of its own): `capacity` tokens,
+// refilled continuously at capacity per `period`. It starts full. Per-key limits, per-address
+// handshake and failed-resume limits and the per-session event limit all use it. spend() may take it below zero (a debt): output
 // tokens are only known once they have streamed, so they are charged afterwards and the
 // debt delays the next response instead of cutting the current one.
 #include <chrono>
 
-namespace voxgate::auth {
+namespace voxgate::limits {
 
 class TokenBucket {
 public:
@@ -34,4 +35,4 @@ private:
     Clock::time_point updated_;
 };
 
-}  // namespace voxgate::auth
+}  // namespace voxgate::limits

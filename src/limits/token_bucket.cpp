@@ -1,8 +1,8 @@
-#include "auth/token_bucket.hpp"
+#include "limits/token_bucket.hpp"
 
 #include <algorithm>
 
-namespace voxgate::auth {
+namespace voxgate::limits {
 
 TokenBucket::TokenBucket(double capacity, Clock::duration period, Clock::time_point now)
     : capacity_(capacity),
@@ -46,4 +46,4 @@ void TokenBucket::set_capacity(double capacity, Clock::time_point now) {
     per_second_ = capacity / period_seconds;
 }
 
-}  // namespace voxgate::auth
+}  // namespace voxgate::limits
