@@ -117,18 +117,10 @@ std::vector<MetricFamily> Collector::collect() const {
             MetricType::Counter, [](const ShardMetrics& s) { return s.ws_backpressure.value(); });
     add_sum(out, shards_, "voxgate_accept_errors_total", "accept() failures (out of descriptors or memory).",
             MetricType::Counter, [](const ShardMetrics& s) { return s.accept_errors.value(); });
-    {
-        auto f = family("voxgate_connections_closed_total",
-                        "Connections the gateway refused at accept or closed on a limit, by reason.",
-                        MetricType::Counter);
-        for (std::size_t r = 0; r < connection_close_count; ++r) {
-            double total = 0;
-            for (auto* shard : shards_) total += static_cast<double>(shard->connections_closed[r].value());
-            f.metric.push_back(scalar(MetricType::Counter, total,
-                                      {{"reason", connection_close_label(static_cast<ConnectionClose>(r))}}));
-        }
-        out.push_back(std::move(f));
-    }
+    add_by_label(out, shards_, "voxgate_connections_closed_total",
+                 "Connections the gateway refused at accept or closed on a limit, by reason.", "reason",
+                 connection_close_count, &connection_close_label,
+                 [](const ShardMetrics& s, std::size_t i) { return s.connections_closed[i].value(); });
     add_sum(out, shards_, "voxgate_ws_messages_received_total", "WebSocket messages received from clients.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.ws_messages_received.value(); });
     add_sum(out, shards_, "voxgate_ws_messages_sent_total", "WebSocket messages written to clients.",
@@ -154,16 +146,9 @@ std::vector<MetricFamily> Collector::collect() const {
         }
         out.push_back(std::move(f));
     }
-    {
-        auto f = family("voxgate_responses_total", "Realtime responses by final status.", MetricType::Counter);
-        for (std::size_t s = 0; s < response_status_count; ++s) {
-            double total = 0;
-            for (auto* shard : shards_) total += static_cast<double>(shard->responses[s].value());
-            f.metric.push_back(scalar(MetricType::Counter, total,
-                                      {{"status", response_status_label(static_cast<ResponseStatus>(s))}}));
-        }
-        out.push_back(std::move(f));
-    }
+    add_by_label(out, shards_, "voxgate_responses_total", "Realtime responses by final status.", "status",
+                 response_status_count, &response_status_label,
+                 [](const ShardMetrics& s, std::size_t i) { return s.responses[i].value(); });
     add_histogram(out, shards_, "voxgate_response_first_token_seconds",
                   "Client response.create to first delta written.",
                   [](const ShardMetrics& s) -> const Histogram& { return s.response_first_token_seconds; });
