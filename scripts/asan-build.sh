@@ -3,8 +3,9 @@
 # suites and the libFuzzer targets in one tree (coverage instrumentation for the fuzzers
 # costs the tests little, and one tree instead of two saves a whole build in CI). Used by
 # scripts/sanitizers.sh (address) and scripts/fuzz.sh; the second of them finds it built.
-# Debug at -O1 with line tables only (-g1: stack traces keep file:line, compiles faster): assertions stay on (Beast's included); -O0 sanitized code runs the load
-# tests several times slower for no extra checking.
+# Debug at -O1 with line tables only (-g1: stack traces keep file:line and it compiles
+# faster): assertions stay on (Beast's included); -O0 sanitized code runs the load tests
+# several times slower for no extra checking.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 launcher=()
