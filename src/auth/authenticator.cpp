@@ -34,7 +34,11 @@ std::shared_ptr<const ClientKey> Authenticator::authenticate(std::string_view se
     if (secret.empty()) return nullptr;
     const KeyDigest digest = sha256_of(secret);
     std::shared_ptr<const ClientKey> found;
-    for (const auto& key : *current())
+    // Held for the whole loop: in `for (... : *current())` the shared_ptr temporary dies
+    // before the loop runs, and a concurrent reload() could free the set under it (TSan
+    // found this in Binary.SighupReloadsTheKeysFile...).
+    const auto keys = current();
+    for (const auto& key : *keys)
         if (same_digest(key->sha256, digest) && !found) found = key;  // no early exit
     return found;
 }

@@ -3,6 +3,9 @@
 // start-up refusal of an unauthenticated open relay.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -214,6 +217,27 @@ TEST(Authenticator, ReloadSwapsTheSetKeepsUsageByNameAndKeepsTheOldSetOnABadFile
     ASSERT_TRUE(error);
     EXPECT_NE(error->find("keys[0].sha256"), std::string::npos) << *error;
     EXPECT_TRUE(authenticator.authenticate("secret-b"));  // the previous set still serves
+    std::filesystem::remove(path);
+}
+
+// Handshakes on shard threads authenticate while SIGHUP reloads on the main thread: the
+// set a handshake reads must stay alive until it is done with it. The ASan and TSan
+// builds turn a use-after-free here into a failure (one was found this way).
+TEST(Authenticator, AuthenticateStaysSafeWhileAnotherThreadReloads) {
+    const std::string path = temp_file(R"({"keys": [)" + key_json("a", "secret-a") + ", " + key_json("b", "secret-b") + "]}");
+    Authenticator authenticator(path);
+    std::atomic<bool> done{false};
+    std::thread reloader([&] {
+        for (int i = 0; i < 200; ++i) EXPECT_EQ(authenticator.reload(), std::nullopt);
+        done = true;
+    });
+    int found = 0, lookups = 0;
+    while (!done || lookups < 1000) {
+        found += authenticator.authenticate(lookups % 2 ? "secret-a" : "secret-b") != nullptr;
+        ++lookups;
+    }
+    reloader.join();
+    EXPECT_EQ(found, lookups);  // every set has both keys
     std::filesystem::remove(path);
 }
 
