@@ -1,0 +1,565 @@
+// The benchmark suite's load generator: many concurrent sessions against one gateway (or
+// against bench_mock_llm directly, the harness's own floor), on one thread of Asio
+// coroutines. bench/run.sh starts several processes when one process's file descriptors
+// or core are not enough, and merges what they wrote.
+//
+//   bench_loadgen run --protocol realtime|token|direct --url URL --sessions N
+//                     --scenario voice|b2b|idle|burst [--duration-s 20] [--think-ms 4000]
+//                     [--ramp-ms 4000] [--tokens 50] [--out FILE]
+//   bench_loadgen merge FILE...          one JSON line, then a table
+//   bench_loadgen coldstart --url URL [--runs 20] -- COMMAND ARGS...
+//
+// Protocols: `realtime` speaks voxgate's /v1/realtime (conversation.item.create +
+// response.create, read to response.done); `token` the peers' minimal protocol (send a
+// prompt, read {"type":"delta"} frames to {"type":"done"}); `direct` POSTs to the mock and
+// reads its SSE. Every token carries bench_mock_llm's send stamp, so per token
+// overhead = time received - stamp (same machine, CLOCK_MONOTONIC).
+//
+// Scenarios: `voice` = a turn, then think-ms of silence, repeated; sessions start spread
+// over ramp-ms. `b2b` = turns back to back. `burst` = all sessions connect, then every one
+// sends response.create within ramp-ms (use 100), one turn each. `idle` = connect and hold
+// for duration-s (bench/run.sh reads the gateway's RSS meanwhile). Turns start until
+// duration-s has passed since the ramp ended; turns in flight then finish.
+//
+// Recorded per process (FILE, text): first-token overhead, every token's overhead, every
+// inter-token gap, time to first token (request sent -> first token), turn time, in
+// microseconds, and the counts. The merge prints p50/p90/p99/p99.9/max.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+
+std::int64_t now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
+}
+
+[[noreturn]] void usage(const std::string& why) {
+    std::cerr << "bench_loadgen: " << why
+              << "\nusage: bench_loadgen run --protocol realtime|token|direct --url URL --sessions N"
+                 " --scenario voice|b2b|idle|burst [--duration-s S] [--think-ms MS] [--ramp-ms MS]"
+                 " [--tokens N] [--out FILE]\n"
+                 "       bench_loadgen merge FILE...\n"
+                 "       bench_loadgen coldstart --url URL [--runs N] -- COMMAND ARGS...\n";
+    std::exit(2);
+}
+
+struct Url {
+    std::string host;
+    std::string port;
+    std::string path;
+};
+
+Url parse_url(std::string_view url) {
+    auto scheme = url.find("://");
+    if (scheme == std::string_view::npos) usage("a URL looks like ws://127.0.0.1:8080/v1/realtime");
+    auto rest = url.substr(scheme + 3);
+    auto slash = rest.find('/');
+    auto authority = rest.substr(0, slash);
+    auto colon = authority.rfind(':');
+    if (colon == std::string_view::npos) usage("the URL needs a port");
+    return {std::string(authority.substr(0, colon)), std::string(authority.substr(colon + 1)),
+            slash == std::string_view::npos ? "/" : std::string(rest.substr(slash))};
+}
+
+enum class Protocol { realtime, token, direct };
+enum class Scenario { voice, b2b, idle, burst };
+
+struct RunOptions {
+    Protocol protocol = Protocol::realtime;
+    Scenario scenario = Scenario::voice;
+    Url url;
+    int sessions = 100;
+    int duration_s = 20;
+    int think_ms = 4000;
+    int ramp_ms = 4000;
+    int tokens = 50;
+    std::string out;
+};
+
+// What one process measured.
+struct Samples {
+    std::vector<std::uint32_t> first_overhead, token_overhead, gap, ttft, turn;
+    std::uint64_t tokens = 0, turns = 0, errors = 0, connected = 0;
+    std::uint64_t window_tokens = 0;  // received inside [window_from_us, window_to_us)
+    std::int64_t window_from_us = 0, window_to_us = INT64_MAX;
+    std::map<std::string, std::uint64_t> error_kinds;
+
+    void error(std::string kind) {
+        ++errors;
+        ++error_kinds[std::move(kind)];
+    }
+};
+
+std::uint32_t clamp_us(std::int64_t us) {
+    return static_cast<std::uint32_t>(std::clamp<std::int64_t>(us, 0, UINT32_MAX));
+}
+
+// The stamp in " s<digits>", or nullopt.
+std::optional<std::int64_t> stamp_of(std::string_view token) {
+    auto s = token.find('s');
+    if (s == std::string_view::npos) return std::nullopt;
+    std::int64_t value = 0;
+    auto [end, ec] = std::from_chars(token.data() + s + 1, token.data() + token.size(), value);
+    if (ec != std::errc()) return std::nullopt;
+    (void)end;
+    return value;
+}
+
+// The string value of `"key":"...` in a flat JSON text, unescaped enough for stamps.
+std::string_view string_field(std::string_view json, std::string_view quoted_key_colon_quote) {
+    auto at = json.find(quoted_key_colon_quote);
+    if (at == std::string_view::npos) return {};
+    auto begin = at + quoted_key_colon_quote.size();
+    auto end = json.find('"', begin);
+    return end == std::string_view::npos ? std::string_view{} : json.substr(begin, end - begin);
+}
+
+// One turn's token bookkeeping, shared by the three protocols.
+class TurnRecorder {
+public:
+    TurnRecorder(Samples& samples, std::int64_t sent_us) : samples_(samples), sent_us_(sent_us) {}
+    void token(std::string_view text) {
+        auto received = now_us();
+        auto stamp = stamp_of(text);
+        if (!stamp) return samples_.error("token without a stamp");
+        auto overhead = clamp_us(received - *stamp);
+        if (count_ == 0) {
+            samples_.first_overhead.push_back(overhead);
+            samples_.ttft.push_back(clamp_us(received - sent_us_));
+        } else {
+            samples_.gap.push_back(clamp_us(received - last_us_));
+        }
+        samples_.token_overhead.push_back(overhead);
+        last_us_ = received;
+        ++count_;
+        ++samples_.tokens;
+        if (received >= samples_.window_from_us && received < samples_.window_to_us) ++samples_.window_tokens;
+    }
+    void done(int expected_tokens) {
+        ++samples_.turns;
+        samples_.turn.push_back(clamp_us(now_us() - sent_us_));
+        if (count_ != expected_tokens) samples_.error("short turn");
+    }
+
+private:
+    Samples& samples_;
+    std::int64_t sent_us_;
+    std::int64_t last_us_ = 0;
+    int count_ = 0;
+};
+
+struct Shared {
+    RunOptions options;
+    Samples samples;
+    Clock::time_point start;
+    Clock::time_point measure_from;  // end of the ramp
+    Clock::time_point stop_turns_at;
+    std::int64_t last_turn_end_us = 0;
+    int running = 0;
+};
+
+constexpr std::string_view realtime_turn_item =
+    R"({"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"Say something."}]}})";
+constexpr std::string_view realtime_response_create = R"({"type":"response.create"})";
+
+// One WebSocket turn (realtime or token protocol); false when the connection is unusable.
+asio::awaitable<bool> ws_turn(websocket::stream<beast::tcp_stream>& ws, Shared& shared, beast::flat_buffer& buffer) {
+    error_code ec;
+    auto& samples = shared.samples;
+    const bool realtime = shared.options.protocol == Protocol::realtime;
+    if (realtime) {
+        co_await ws.async_write(asio::buffer(realtime_turn_item), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return samples.error("write"), false;
+    }
+    TurnRecorder turn(samples, now_us());
+    co_await ws.async_write(asio::buffer(realtime ? realtime_response_create : std::string_view("Say something.")),
+                            asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return samples.error("write"), false;
+    for (;;) {
+        buffer.clear();
+        co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return samples.error("read: " + ec.message()), false;
+        std::string_view text(static_cast<const char*>(buffer.cdata().data()), buffer.size());
+        auto type = string_field(text, R"("type":")");
+        if (realtime) {
+            if (type == "response.output_text.delta") turn.token(string_field(text, R"("delta":")"));
+            else if (type == "response.done") {
+                if (text.find(R"("status":"completed")") == std::string_view::npos) samples.error("response not completed");
+                break;
+            } else if (type == "error") samples.error("error event: " + std::string(string_field(text, R"("code":")")));
+        } else {
+            if (type == "delta") turn.token(string_field(text, R"("delta":")"));
+            else if (type == "done") break;
+            else if (type == "error") co_return samples.error("error frame"), true;
+        }
+    }
+    turn.done(shared.options.tokens);
+    co_return true;
+}
+
+// One direct turn: POST to the mock, read its SSE; false when the connection is unusable.
+asio::awaitable<bool> direct_turn(beast::tcp_stream& stream, Shared& shared, beast::flat_buffer& buffer) {
+    error_code ec;
+    auto& samples = shared.samples;
+    http::request<http::string_body> request{http::verb::post, shared.options.url.path, 11};
+    request.set(http::field::host, shared.options.url.host);
+    request.set(http::field::content_type, "application/json");
+    request.body() = R"({"model":"bench","stream":true,"messages":[{"role":"user","content":"Say something."}]})";
+    request.prepare_payload();
+    TurnRecorder turn(samples, now_us());
+    co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return samples.error("write"), false;
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    char body[4096];
+    std::string pending;  // SSE text not yet cut into events
+    while (!parser.is_done()) {
+        parser.get().body().data = body;
+        parser.get().body().size = sizeof body;
+        co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) co_return samples.error("read: " + ec.message()), false;
+        pending.append(body, sizeof body - parser.get().body().size);
+        std::size_t end;
+        while ((end = pending.find("\n\n")) != std::string::npos) {
+            std::string_view event(pending.data(), end);
+            auto content = string_field(event, R"("content":")");
+            if (!content.empty()) turn.token(content);
+            pending.erase(0, end + 2);
+        }
+    }
+    if (parser.get().result() != http::status::ok) samples.error("status");
+    turn.done(shared.options.tokens);
+    co_return parser.keep_alive();
+}
+
+asio::awaitable<void> pause_until(Clock::time_point when) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, when);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<void> session(Shared& shared, int index) {
+    auto& options = shared.options;
+    auto& samples = shared.samples;
+    auto executor = co_await asio::this_coro::executor;
+    const auto ramp = std::chrono::milliseconds(options.ramp_ms);
+    if (options.scenario != Scenario::burst)
+        co_await pause_until(shared.start + ramp * index / std::max(1, options.sessions));
+
+    tcp::resolver resolver(executor);
+    error_code ec;
+    auto endpoints = co_await resolver.async_resolve(options.url.host, options.url.port,
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    beast::tcp_stream stream(executor);
+    if (!ec) co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+        samples.error("connect: " + ec.message());
+        --shared.running;
+        co_return;
+    }
+    stream.socket().set_option(tcp::no_delay(true), ec);
+    beast::flat_buffer buffer;
+    std::optional<websocket::stream<beast::tcp_stream>> ws;
+    if (options.protocol != Protocol::direct) {
+        ws.emplace(std::move(stream));
+        ws->read_message_max(1 << 20);
+        co_await ws->async_handshake(options.url.host + ":" + options.url.port, options.url.path,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            samples.error("handshake: " + ec.message());
+            --shared.running;
+            co_return;
+        }
+    }
+    ++samples.connected;
+    auto turn = [&]() -> asio::awaitable<bool> {
+        bool usable = ws ? co_await ws_turn(*ws, shared, buffer) : co_await direct_turn(stream, shared, buffer);
+        shared.last_turn_end_us = std::max(shared.last_turn_end_us, now_us());
+        co_return usable;
+    };
+
+    switch (options.scenario) {
+    case Scenario::idle:
+        co_await pause_until(shared.stop_turns_at);
+        break;
+    case Scenario::burst:
+        // Everyone is connected by the ramp's end (the ramp here is the connect phase);
+        // then all requests go out within 100 ms.
+        co_await pause_until(shared.measure_from + std::chrono::microseconds(100000LL * index / options.sessions));
+        co_await turn();
+        break;
+    case Scenario::voice:
+    case Scenario::b2b:
+        while (Clock::now() < shared.stop_turns_at) {
+            if (!co_await turn()) break;
+            if (options.scenario == Scenario::voice) co_await pause_until(Clock::now() + std::chrono::milliseconds(options.think_ms));
+        }
+        break;
+    }
+    if (ws) {
+        co_await ws->async_close(websocket::close_code::normal, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    --shared.running;
+}
+
+void write_samples(const Samples& samples, std::ostream& out) {
+    auto series = [&](char tag, const std::vector<std::uint32_t>& values) {
+        out << tag;
+        for (auto v : values) out << ' ' << v;
+        out << '\n';
+    };
+    series('f', samples.first_overhead);
+    series('o', samples.token_overhead);
+    series('g', samples.gap);
+    series('t', samples.ttft);
+    series('T', samples.turn);
+    out << "S " << samples.tokens << ' ' << samples.turns << ' ' << samples.errors << ' ' << samples.connected << ' '
+        << samples.window_tokens << ' ' << samples.window_to_us - samples.window_from_us << '\n';
+    for (auto& [kind, count] : samples.error_kinds) out << "E " << count << ' ' << kind << '\n';
+}
+
+int run(const RunOptions& options) {
+    asio::io_context io(1);
+    Shared shared;
+    shared.options = options;
+    shared.start = Clock::now() + std::chrono::milliseconds(50);
+    shared.measure_from = shared.start + std::chrono::milliseconds(options.ramp_ms);
+    shared.stop_turns_at = shared.measure_from + std::chrono::seconds(options.duration_s);
+    shared.running = options.sessions;
+    // Throughput counts the tokens received from the end of the ramp until turns stop
+    // starting (a burst: until its last turn ends).
+    auto us = [](Clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+    };
+    shared.samples.window_from_us = us(shared.measure_from);
+    if (options.scenario != Scenario::burst) shared.samples.window_to_us = us(shared.stop_turns_at);
+    for (int i = 0; i < options.sessions; ++i) asio::co_spawn(io, session(shared, i), asio::detached);
+    io.run();
+    if (options.scenario == Scenario::burst) shared.samples.window_to_us = shared.last_turn_end_us;
+    if (options.out.empty()) write_samples(shared.samples, std::cout);
+    else {
+        std::ofstream file(options.out);
+        write_samples(shared.samples, file);
+    }
+    return 0;
+}
+
+struct Percentiles {
+    std::size_t count = 0;
+    double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
+};
+
+Percentiles percentiles(std::vector<std::uint32_t>& values) {
+    Percentiles out;
+    out.count = values.size();
+    if (values.empty()) return out;
+    std::sort(values.begin(), values.end());
+    auto at = [&](double q) {
+        auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size()))) ;
+        return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)] / 1000.0;
+    };
+    out.p50 = at(0.5);
+    out.p90 = at(0.9);
+    out.p99 = at(0.99);
+    out.p999 = at(0.999);
+    out.max = values.back() / 1000.0;
+    return out;
+}
+
+int merge(const std::vector<std::string>& files) {
+    std::map<char, std::vector<std::uint32_t>> series;
+    std::uint64_t tokens = 0, turns = 0, errors = 0, connected = 0, window_tokens = 0;
+    std::int64_t window_us = 0;
+    std::map<std::string, std::uint64_t> kinds;
+    for (auto& name : files) {
+        std::ifstream in(name);
+        if (!in) usage("cannot read " + name);
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.empty()) continue;
+            char tag = line[0];
+            std::string_view rest = std::string_view(line).substr(std::min<std::size_t>(2, line.size()));
+            if (tag == 'S') {
+                std::uint64_t v[5] = {};
+                std::int64_t w = 0;
+                std::sscanf(line.c_str(), "S %lu %lu %lu %lu %lu %ld", &v[0], &v[1], &v[2], &v[3], &v[4], &w);
+                tokens += v[0], turns += v[1], errors += v[2], connected += v[3], window_tokens += v[4];
+                window_us = std::max(window_us, w);
+            } else if (tag == 'E') {
+                auto space = rest.find(' ');
+                kinds[std::string(rest.substr(space + 1))] += std::strtoull(std::string(rest.substr(0, space)).c_str(), nullptr, 10);
+            } else {
+                auto& out = series[tag];
+                const char* p = rest.data();
+                const char* end = rest.data() + rest.size();
+                while (p < end) {
+                    std::uint32_t v = 0;
+                    auto [next, ec] = std::from_chars(p, end, v);
+                    if (ec != std::errc()) break;
+                    out.push_back(v);
+                    p = next;
+                    while (p < end && *p == ' ') ++p;
+                }
+            }
+        }
+    }
+    const std::pair<char, const char*> names[] = {{'f', "first_token_overhead_ms"},
+                                                  {'o', "token_overhead_ms"},
+                                                  {'g', "inter_token_gap_ms"},
+                                                  {'t', "time_to_first_token_ms"},
+                                                  {'T', "turn_ms"}};
+    double tokens_per_s = window_us > 0 ? static_cast<double>(window_tokens) * 1e6 / static_cast<double>(window_us) : 0;
+    std::printf("{\"tokens\":%lu,\"turns\":%lu,\"errors\":%lu,\"connected\":%lu,\"window_s\":%.3f,\"tokens_per_s\":%.1f",
+                tokens, turns, errors, connected, window_us / 1e6, tokens_per_s);
+    std::vector<std::pair<const char*, Percentiles>> rows;
+    for (auto& [tag, name] : names) {
+        auto p = percentiles(series[tag]);
+        rows.emplace_back(name, p);
+        std::printf(",\"%s\":{\"count\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p99.9\":%.3f,\"max\":%.3f}", name,
+                    p.count, p.p50, p.p90, p.p99, p.p999, p.max);
+    }
+    std::printf(",\"error_kinds\":{");
+    bool first = true;
+    for (auto& [kind, count] : kinds) {
+        std::printf("%s\"%s\":%lu", first ? "" : ",", kind.c_str(), count);
+        first = false;
+    }
+    std::printf("}}\n");
+    std::printf("%-26s %9s %9s %9s %9s %9s %9s\n", "ms", "count", "p50", "p90", "p99", "p99.9", "max");
+    for (auto& [name, p] : rows)
+        std::printf("%-26s %9zu %9.3f %9.3f %9.3f %9.3f %9.3f\n", name, p.count, p.p50, p.p90, p.p99, p.p999, p.max);
+    std::printf("tokens %lu, turns %lu, errors %lu, connected %lu, %.1f tokens/s over %.1f s\n", tokens, turns, errors,
+                connected, tokens_per_s, window_us / 1e6);
+    return 0;
+}
+
+// exec -> first completed WebSocket handshake (or HTTP 200 for direct), median of runs.
+int coldstart(const Url& url, int runs, char** command) {
+    std::vector<std::uint32_t> times;
+    for (int r = 0; r < runs; ++r) {
+        auto started = Clock::now();
+        pid_t child = fork();
+        if (child == 0) {
+            std::freopen("/dev/null", "w", stdout);
+            std::freopen("/dev/null", "w", stderr);
+            execvp(command[0], command);
+            _exit(127);
+        }
+        bool ready = false;
+        while (!ready && Clock::now() - started < std::chrono::seconds(10)) {
+            asio::io_context io;
+            error_code ec;
+            tcp::resolver resolver(io);
+            auto endpoints = resolver.resolve(url.host, url.port, ec);
+            websocket::stream<tcp::socket> ws(io);
+            if (!ec) asio::connect(ws.next_layer(), endpoints, ec);
+            if (!ec) ws.handshake(url.host + ":" + url.port, url.path, ec);
+            if (!ec) {
+                ready = true;
+                times.push_back(clamp_us(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count()));
+                ws.close(websocket::close_code::normal, ec);
+            } else {
+                usleep(200);
+            }
+        }
+        kill(child, SIGKILL);
+        waitpid(child, nullptr, 0);
+        if (!ready) {
+            std::fprintf(stderr, "bench_loadgen coldstart: no handshake within 10 s\n");
+            return 1;
+        }
+    }
+    auto p = percentiles(times);
+    std::printf("{\"cold_start_ms\":{\"runs\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"max\":%.3f}}\n", p.count, p.p50, p.p90, p.max);
+    return 0;
+}
+
+int to_int(const std::string& value) {
+    int n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || end != value.data() + value.size()) usage("bad number " + value);
+    return n;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) usage("say run, merge or coldstart");
+    std::string_view verb = argv[1];
+    if (verb == "merge") return merge(std::vector<std::string>(argv + 2, argv + argc));
+    RunOptions options;
+    int runs = 20;
+    bool have_url = false;
+    for (int i = 2; i < argc; ++i) {
+        std::string_view flag = argv[i];
+        if (flag == "--") {
+            if (verb != "coldstart" || i + 1 >= argc) usage("-- COMMAND belongs to coldstart");
+            if (!have_url) usage("--url is required");
+            return coldstart(options.url, runs, argv + i + 1);
+        }
+        if (i + 1 >= argc) usage("every flag takes a value");
+        std::string value = argv[++i];
+        if (flag == "--url") options.url = parse_url(value), have_url = true;
+        else if (flag == "--protocol")
+            options.protocol = value == "realtime" ? Protocol::realtime
+                               : value == "token"  ? Protocol::token
+                               : value == "direct" ? Protocol::direct
+                                                   : (usage("unknown protocol " + value), Protocol::realtime);
+        else if (flag == "--scenario")
+            options.scenario = value == "voice"  ? Scenario::voice
+                               : value == "b2b"  ? Scenario::b2b
+                               : value == "idle" ? Scenario::idle
+                               : value == "burst" ? Scenario::burst
+                                                  : (usage("unknown scenario " + value), Scenario::voice);
+        else if (flag == "--sessions") options.sessions = to_int(value);
+        else if (flag == "--duration-s") options.duration_s = to_int(value);
+        else if (flag == "--think-ms") options.think_ms = to_int(value);
+        else if (flag == "--ramp-ms") options.ramp_ms = to_int(value);
+        else if (flag == "--tokens") options.tokens = to_int(value);
+        else if (flag == "--runs") runs = to_int(value);
+        else if (flag == "--out") options.out = value;
+        else usage("unknown flag " + std::string(flag));
+    }
+    if (verb != "run") usage("say run, merge or coldstart");
+    if (!have_url) usage("--url is required");
+    return run(options);
+}

@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""The side-by-side benchmark suite (bench/README.md): voxgate, the Python and Go peers and
+the harness's own floor (the load generator reading bench_mock_llm directly), one after the
+other on this machine, same mock, same scenarios. Run through bench/run.sh, which builds
+what it needs first.
+
+Per scenario and gateway: the load generator's merged JSON (first-token and per-token
+overhead against the mock's send stamps, inter-token gaps, TTFT, turn time, tokens/s,
+errors), the gateway's CPU (utime+stime) per 1,000 tokens delivered and its peak RSS while
+the scenario ran. Writes bench/results/<date>-suite.md and .jsonl.
+
+Environment (all optional):
+  BENCH_GATEWAYS   floor python python-uvloop go voxgate   (subset, in this order)
+  BENCH_SCENARIOS  cold idle-1k idle-10k idle-15k voice-1000 voice-2000 b2b-100 b2b-500
+                   b2b-1000 burst-1000
+  BENCH_UPSTREAMS  http https        (https: the mock over TLS, HTTP/1.1 only)
+  BENCH_DURATION_S seconds of turns per load scenario (default 20)
+  BENCH_OUT        results file stem (default bench/results/<date>-suite)
+"""
+import datetime
+import json
+import math
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+LOADGEN = os.path.join(BUILD, "bench_loadgen")
+MOCK = os.path.join(BUILD, "bench_mock_llm")
+VOXGATE = os.path.join(BUILD, "voxgate")
+PEER_GO = os.path.join(BUILD, "bench-peers", "peer-go")
+PEER_PY = os.path.join(ROOT, "bench", "peers", "python", "peer.py")
+PYTHON = "/usr/bin/python3"  # Debian's, where python3-aiohttp and python3-uvloop live
+
+TOKENS, FIRST_MS, GAP_MS, THINK_MS = 50, 20, 10, 4000
+MOCK_PORT = {"http": 9200, "https": 9201}
+SESSIONS_PER_LOADGEN = {"load": 1000, "idle": 8000}
+TICK = os.sysconf("SC_CLK_TCK")
+
+ALL_GATEWAYS = ["floor", "python", "python-uvloop", "go", "voxgate"]
+ALL_SCENARIOS = ["cold", "idle-1k", "idle-10k", "idle-15k", "voice-1000", "voice-2000", "b2b-100", "b2b-500",
+                 "b2b-1000", "burst-1000"]
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def wait_port(port, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14 and 15)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class RssSampler(threading.Thread):
+    """Peak and last VmRSS of a process, sampled every 100 ms."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop_flag = pid, 0, threading.Event()
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            try:
+                self.peak = max(self.peak, rss_kib(self.pid))
+            except OSError:
+                return
+            self.stop_flag.wait(0.1)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.join()
+        return self.peak
+
+
+class Process:
+    def __init__(self, name, argv, env=None, port=None):
+        self.name = name
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})}, cwd=ROOT)
+        if port:
+            try:
+                wait_port(port)
+            except RuntimeError:
+                self.stop()
+                raise RuntimeError(f"{name} did not start; its log: {self.log.name}")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+
+class Gateway:
+    """How to start one gateway and which protocol and URL the load generator uses."""
+
+    def __init__(self, name, upstream, tls_dir):
+        self.name, self.upstream, self.tls_dir = name, upstream, tls_dir
+        scheme = upstream
+        self.mock_url = f"{scheme}://127.0.0.1:{MOCK_PORT[upstream]}/v1/chat/completions"
+        self.ca = os.path.join(tls_dir, "ca.pem") if upstream == "https" else None
+        if name == "floor":
+            self.protocol, self.url, self.port = "direct", self.mock_url, None
+        elif name.startswith("python"):
+            self.protocol, self.port = "token", 9101
+        elif name == "go":
+            self.protocol, self.port = "token", 9102
+        else:
+            self.protocol, self.port = "realtime", 9100
+        if name != "floor":
+            self.url = f"ws://127.0.0.1:{self.port}" + ("/v1/realtime" if name == "voxgate" else "/ws")
+
+    def argv(self):
+        if self.name.startswith("python"):
+            argv = [PYTHON, PEER_PY, "--listen", f"127.0.0.1:{self.port}", "--upstream", self.mock_url]
+            if self.name == "python-uvloop":
+                argv.append("--uvloop")
+        elif self.name == "go":
+            argv = [PEER_GO, "--listen", f"127.0.0.1:{self.port}", "--upstream", self.mock_url]
+        else:
+            return [VOXGATE, "--config", self.voxgate_config()]
+        if self.ca:
+            argv += ["--ca-file", self.ca]
+        return argv
+
+    def voxgate_config(self):
+        with open(os.path.join(ROOT, "bench", "config", "voxgate.json")) as f:
+            text = f.read()
+        text = text.replace("http://127.0.0.1:9200/v1", self.mock_url.rsplit("/chat/completions", 1)[0])
+        if self.ca:
+            text = text.replace('"model": "bench",', f'"model": "bench", "ca_file": "{self.ca}",')
+        path = os.path.join(self.tls_dir, f"voxgate-{self.upstream}.json")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def start(self):
+        if self.name == "floor":
+            return None
+        return Process(self.name, self.argv(), env={"BENCH_UPSTREAM_KEY": "bench", "GOMAXPROCS": "2"}, port=self.port)
+
+
+def loadgen(gateway, scenario, sessions, duration_s, ramp_ms, think_ms=THINK_MS):
+    kind = "idle" if scenario == "idle" else "load"
+    procs = max(1, math.ceil(sessions / SESSIONS_PER_LOADGEN[kind]))
+    outs, running = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as tmp:
+        for i in range(procs):
+            share = sessions // procs + (1 if i < sessions % procs else 0)
+            out = os.path.join(tmp, f"{i}.txt")
+            outs.append(out)
+            running.append(subprocess.Popen(
+                [LOADGEN, "run", "--protocol", gateway.protocol, "--url", gateway.url, "--sessions", str(share),
+                 "--scenario", scenario, "--duration-s", str(duration_s), "--ramp-ms", str(ramp_ms),
+                 "--think-ms", str(think_ms), "--tokens", str(TOKENS), "--out", out]))
+        for p in running:
+            if p.wait() != 0:
+                raise RuntimeError(f"bench_loadgen exited with {p.returncode}")
+        merged = subprocess.run([LOADGEN, "merge", *outs], check=True, capture_output=True, text=True).stdout
+    return json.loads(merged.splitlines()[0])
+
+
+def ideal_tokens_per_s(kind, sessions):
+    turn_s = (FIRST_MS + (TOKENS - 1) * GAP_MS) / 1000.0
+    return sessions * TOKENS / (turn_s + (THINK_MS / 1000.0 if kind == "voice" else 0))
+
+
+def run_scenario(gateway, scenario, duration_s):
+    kind, _, size = scenario.partition("-")
+    if kind == "cold":
+        if gateway.name == "floor":
+            return None
+        argv = gateway.argv()
+        out = subprocess.run([LOADGEN, "coldstart", "--url", gateway.url, "--runs", "20", "--", *argv], check=True,
+                             capture_output=True, text=True, env={**os.environ, "BENCH_UPSTREAM_KEY": "bench"}).stdout
+        return json.loads(out)
+    sessions = int(size.replace("k", "000"))
+    if gateway.name == "floor" and (kind == "idle" or gateway.upstream == "https"):
+        return None  # no gateway process to hold connections; the direct client speaks plain HTTP only
+    process = gateway.start()
+    try:
+        if process:
+            time.sleep(0.3)
+            base_rss = rss_kib(process.pid)
+            cpu_before = cpu_seconds(process.pid)
+            sampler = RssSampler(process.pid)
+            sampler.start()
+        if kind == "idle":
+            hold_s = 6 + sessions // 2000
+            result = {"_thread": None}
+
+            def hold():
+                result["load"] = loadgen(gateway, "idle", sessions, hold_s, ramp_ms=1000 + sessions // 5)
+            t = threading.Thread(target=hold)
+            t.start()
+            time.sleep(1.0 + sessions / 5000 + hold_s * 0.6)  # connected and settled
+            held_rss = rss_kib(process.pid)
+            t.join()
+            load = result["load"]
+            load["idle_bytes_per_session"] = round((held_rss - base_rss) * 1024 / max(1, load["connected"]))
+        else:
+            ramp = 4000 if kind == "voice" else 100 if kind == "burst" else 500
+            if kind == "burst":
+                ramp = 2000 + sessions  # the connect phase; the requests then go out within 100 ms
+            load = loadgen(gateway, kind, sessions, duration_s if kind != "burst" else 0, ramp)
+            load["ideal_tokens_per_s"] = round(ideal_tokens_per_s(kind, sessions)) if kind != "burst" else None
+        if process:
+            load["cpu_ms_per_1k_tokens"] = (round((cpu_seconds(process.pid) - cpu_before) * 1e6 /
+                                                  max(1, load["tokens"]), 2) if kind != "idle" else None)
+            load["rss_peak_mib"] = round(sampler.stop() / 1024, 1)
+        return load
+    finally:
+        if process:
+            process.stop()
+
+
+def make_tls(directory):
+    ca, key = os.path.join(directory, "ca.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", ca, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return ca, key
+
+
+def cell(result, path, fmt="{:.2f}"):
+    value = result
+    for key in path:
+        if not isinstance(value, dict) or key not in value or value[key] is None:
+            return "-"
+        value = value[key]
+    return fmt.format(value)
+
+
+def table(results, gateways, scenarios, upstream):
+    lines = [f"### upstream {upstream}", "",
+             "| scenario | metric | " + " | ".join(gateways) + " |",
+             "|---|---|" + "---|" * len(gateways)]
+    rows = {
+        "cold": [("exec → first handshake p50 ms", ["cold_start_ms", "p50"], "{:.1f}")],
+        "idle": [("bytes per idle session", ["idle_bytes_per_session"], "{:.0f}"),
+                 ("RSS peak MiB", ["rss_peak_mib"], "{:.1f}")],
+        "load": [("first-token overhead p50 ms", ["first_token_overhead_ms", "p50"], "{:.2f}"),
+                 ("first-token overhead p99 ms", ["first_token_overhead_ms", "p99"], "{:.2f}"),
+                 ("token overhead p50 / p99 ms", None, None),
+                 ("tokens/s (ideal)", None, None),
+                 ("CPU ms per 1k tokens", ["cpu_ms_per_1k_tokens"], "{:.1f}"),
+                 ("RSS peak MiB", ["rss_peak_mib"], "{:.1f}"),
+                 ("errors", ["errors"], "{:d}")],
+    }
+    for scenario in scenarios:
+        kind = scenario.split("-")[0]
+        for label, path, fmt in rows["load" if kind in ("voice", "b2b", "burst") else kind]:
+            cells = []
+            for g in gateways:
+                r = results.get((upstream, g, scenario))
+                if r is None:
+                    cells.append("-")
+                elif label.startswith("token overhead"):
+                    cells.append(f"{cell(r, ['token_overhead_ms', 'p50'])} / {cell(r, ['token_overhead_ms', 'p99'])}")
+                elif label.startswith("tokens/s"):
+                    ideal = r.get("ideal_tokens_per_s")
+                    cells.append(f"{r['tokens_per_s'] / 1000:.1f}k" + (f" ({ideal / 1000:.1f}k)" if ideal else ""))
+                else:
+                    cells.append(cell(r, path, fmt))
+            lines.append(f"| {scenario} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    gateways = os.environ.get("BENCH_GATEWAYS", " ".join(ALL_GATEWAYS)).split()
+    scenarios = os.environ.get("BENCH_SCENARIOS", " ".join(ALL_SCENARIOS)).split()
+    upstreams = os.environ.get("BENCH_UPSTREAMS", "http https").split()
+    duration_s = int(os.environ.get("BENCH_DURATION_S", "20"))
+    for name in gateways:
+        if name not in ALL_GATEWAYS:
+            sys.exit(f"suite.py: unknown gateway {name} (one of {' '.join(ALL_GATEWAYS)})")
+    for name in scenarios:
+        if name not in ALL_SCENARIOS:
+            sys.exit(f"suite.py: unknown scenario {name} (one of {' '.join(ALL_SCENARIOS)})")
+    today = datetime.date.today().isoformat()
+    stem = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench", "results", f"{today}-suite"))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    results = {}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp, open(stem + ".jsonl", "w") as jsonl:
+        ca, key = make_tls(tmp)
+        for upstream in upstreams:
+            mock_argv = [MOCK, "--listen", f"127.0.0.1:{MOCK_PORT[upstream]}", "--tokens", str(TOKENS),
+                         "--first-ms", str(FIRST_MS), "--gap-ms", str(GAP_MS)]
+            if upstream == "https":
+                mock_argv += ["--cert", ca, "--key", key]
+            mock = Process(f"mock-{upstream}", mock_argv, port=MOCK_PORT[upstream])
+            try:
+                for scenario in scenarios:
+                    for name in gateways:
+                        gateway = Gateway(name, upstream, tmp)
+                        log(f"[{time.monotonic() - started:6.0f}s] {upstream} {scenario} {name}")
+                        try:
+                            result = run_scenario(gateway, scenario, duration_s)
+                        except (RuntimeError, subprocess.CalledProcessError, OSError, ValueError) as e:
+                            log(f"    failed: {e}")
+                            result = {"failed": str(e)}
+                        if result is None:
+                            continue
+                        results[(upstream, name, scenario)] = result
+                        jsonl.write(json.dumps({"upstream": upstream, "gateway": name, "scenario": scenario,
+                                                **result}) + "\n")
+                        jsonl.flush()
+                        brief = {k: result.get(k) for k in ("tokens_per_s", "errors", "cpu_ms_per_1k_tokens",
+                                                             "idle_bytes_per_session", "cold_start_ms")
+                                 if result.get(k) is not None}
+                        if "first_token_overhead_ms" in result:
+                            brief["first_p50/p99"] = (result["first_token_overhead_ms"]["p50"],
+                                                      result["first_token_overhead_ms"]["p99"])
+                        log(f"    {brief}")
+            finally:
+                mock.stop()
+    command = " ".join(f"{k}='{os.environ[k]}'" for k in ("BENCH_GATEWAYS", "BENCH_SCENARIOS", "BENCH_UPSTREAMS",
+                                                         "BENCH_DURATION_S") if k in os.environ)
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
+    report = [f"# Benchmark suite, {today}", "",
+              f"- machine: {platform.node()}, {os.cpu_count()} cores ({cpu}), Linux {platform.release()}",
+              f"- commit: {commit}",
+              f"- command: `{command + ' ' if command else ''}bash bench/run.sh` ({time.monotonic() - started:.0f} s)",
+              f"- mock: {TOKENS} tokens per reply, first after {FIRST_MS} ms, then one every {GAP_MS} ms; "
+              f"voice think time {THINK_MS} ms; {duration_s} s of turns per load scenario",
+              "- overhead = token received by the load generator − the mock's send stamp; `floor` is the load "
+              "generator reading the mock itself (no gateway). Gateway, mock and load generator share the "
+              "machine's cores: compare ratios within this run.",
+              "- `-` = not applicable (the floor has no process to measure) or not run.", ""]
+    for upstream in upstreams:
+        report += [table(results, gateways, scenarios, upstream), ""]
+    with open(stem + ".md", "w") as f:
+        f.write("\n".join(report))
+    print("\n".join(report))
+    log(f"wrote {stem}.md and {stem}.jsonl")
+
+
+if __name__ == "__main__":
+    main()
