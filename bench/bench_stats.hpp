@@ -6,12 +6,19 @@
 
 namespace voxgate::bench {
 
+// Nearest-rank quantile (q in [0, 1]) of samples already sorted; 0 when there are none.
+// For many quantiles of one large series: sort once, then call this per quantile.
+template <class T>
+double quantile_of_sorted(const std::vector<T>& sorted, double q) {
+    if (sorted.empty()) return 0;
+    const auto index = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+    return static_cast<double>(sorted[std::min(index, sorted.size() - 1)]);
+}
+
 // Nearest-rank quantile (q in [0, 1]) of unsorted samples; 0 when there are none.
 inline double quantile(std::vector<double> values, double q) {
-    if (values.empty()) return 0;
     std::sort(values.begin(), values.end());
-    const auto index = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
-    return values[std::min(index, values.size() - 1)];
+    return quantile_of_sorted(values, q);
 }
 
 inline double median(std::vector<double> values) { return quantile(std::move(values), 0.5); }

@@ -30,7 +30,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -56,6 +55,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+
+#include "bench_stats.hpp"
 
 namespace {
 
@@ -193,7 +194,6 @@ struct Shared {
     Clock::time_point measure_from;  // end of the ramp
     Clock::time_point stop_turns_at;
     std::int64_t last_turn_end_us = 0;
-    int running = 0;
 };
 
 constexpr std::string_view realtime_turn_item =
@@ -293,7 +293,6 @@ asio::awaitable<void> session(Shared& shared, int index) {
     if (!ec) co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
         samples.error("connect: " + ec.message());
-        --shared.running;
         co_return;
     }
     stream.socket().set_option(tcp::no_delay(true), ec);
@@ -306,7 +305,6 @@ asio::awaitable<void> session(Shared& shared, int index) {
                                      asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             samples.error("handshake: " + ec.message());
-            --shared.running;
             co_return;
         }
     }
@@ -338,7 +336,6 @@ asio::awaitable<void> session(Shared& shared, int index) {
     if (ws) {
         co_await ws->async_close(websocket::close_code::normal, asio::redirect_error(asio::use_awaitable, ec));
     }
-    --shared.running;
 }
 
 void write_samples(const Samples& samples, std::ostream& out) {
@@ -364,7 +361,6 @@ int run(const RunOptions& options) {
     shared.start = Clock::now() + std::chrono::milliseconds(50);
     shared.measure_from = shared.start + std::chrono::milliseconds(options.ramp_ms);
     shared.stop_turns_at = shared.measure_from + std::chrono::seconds(options.duration_s);
-    shared.running = options.sessions;
     // Throughput counts the tokens received from the end of the ramp until turns stop
     // starting (a burst: until its last turn ends).
     auto us = [](Clock::time_point t) {
@@ -388,15 +384,13 @@ struct Percentiles {
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
 };
 
+// Microsecond samples -> milliseconds; sorts `values` once for all the quantiles.
 Percentiles percentiles(std::vector<std::uint32_t>& values) {
     Percentiles out;
     out.count = values.size();
     if (values.empty()) return out;
     std::sort(values.begin(), values.end());
-    auto at = [&](double q) {
-        auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size()))) ;
-        return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)] / 1000.0;
-    };
+    auto at = [&](double q) { return voxgate::bench::quantile_of_sorted(values, q) / 1000.0; };
     out.p50 = at(0.5);
     out.p90 = at(0.9);
     out.p99 = at(0.99);

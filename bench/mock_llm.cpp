@@ -20,7 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -106,12 +106,16 @@ constexpr std::string_view finish_event =
     R"(data: {"id":"c","object":"chat.completion.chunk","created":0,"model":"bench","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"
     "\n\ndata: [DONE]\n\n";
 
-// One HTTP chunk ("<hex size>\r\n<data>\r\n") in `out`, reusing its capacity.
-void frame_chunk(std::string& out, std::string_view data) {
+// One HTTP chunk ("<hex size>\r\n<pieces...>\r\n") in `out`, reusing its capacity.
+void frame_chunk(std::string& out, std::initializer_list<std::string_view> pieces) {
+    std::size_t total = 0;
+    for (auto piece : pieces) total += piece.size();
     char size[16];
-    auto [end, ec] = std::to_chars(size, size + sizeof size, data.size(), 16);
+    auto [end, ec] = std::to_chars(size, size + sizeof size, total, 16);
     (void)ec;
-    out.assign(size, end).append("\r\n").append(data).append("\r\n");
+    out.assign(size, end).append("\r\n");
+    for (auto piece : pieces) out.append(piece);
+    out.append("\r\n");
 }
 
 std::int64_t now_us() {
@@ -122,9 +126,7 @@ template <class Stream>
 asio::awaitable<void> serve(Stream stream, const Options& options) {
     boost::beast::flat_buffer buffer;
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    std::string event;
     std::string chunk;
-    event.reserve(256);
     chunk.reserve(300);
     for (;;) {
         http::request<http::string_body> request;
@@ -147,12 +149,11 @@ asio::awaitable<void> serve(Stream stream, const Options& options) {
             char stamp[24];
             auto [end, to_ec] = std::to_chars(stamp, stamp + sizeof stamp, now_us());
             (void)to_ec;
-            event.assign(delta_prefix).append(stamp, end).append(delta_suffix);
-            frame_chunk(chunk, event);
+            frame_chunk(chunk, {delta_prefix, std::string_view(stamp, static_cast<std::size_t>(end - stamp)), delta_suffix});
             co_await asio::async_write(stream, asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
         }
-        frame_chunk(chunk, finish_event);
+        frame_chunk(chunk, {finish_event});
         chunk.append("0\r\n\r\n");
         co_await asio::async_write(stream, asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
         if (ec || !request.keep_alive()) co_return;

@@ -127,8 +127,7 @@ class Gateway:
 
     def __init__(self, name, upstream, tls_dir):
         self.name, self.upstream, self.tls_dir = name, upstream, tls_dir
-        scheme = upstream
-        self.mock_url = f"{scheme}://127.0.0.1:{MOCK_PORT[upstream]}/v1/chat/completions"
+        self.mock_url = f"{upstream}://127.0.0.1:{MOCK_PORT[upstream]}/v1/chat/completions"
         self.ca = os.path.join(tls_dir, "ca.pem") if upstream == "https" else None
         if name == "floor":
             self.protocol, self.url, self.port = "direct", self.mock_url, None
@@ -218,7 +217,7 @@ def run_scenario(gateway, scenario, duration_s):
             sampler.start()
         if kind == "idle":
             hold_s = 6 + sessions // 2000
-            result = {"_thread": None}
+            result = {}
 
             def hold():
                 result["load"] = loadgen(gateway, "idle", sessions, hold_s, ramp_ms=1000 + sessions // 5)
@@ -230,9 +229,8 @@ def run_scenario(gateway, scenario, duration_s):
             load = result["load"]
             load["idle_bytes_per_session"] = round((held_rss - base_rss) * 1024 / max(1, load["connected"]))
         else:
-            ramp = 4000 if kind == "voice" else 100 if kind == "burst" else 500
-            if kind == "burst":
-                ramp = 2000 + sessions  # the connect phase; the requests then go out within 100 ms
+            # A burst's ramp is its connect phase; its requests then go out within 100 ms.
+            ramp = {"voice": 4000, "burst": 2000 + sessions}.get(kind, 500)
             load = loadgen(gateway, kind, sessions, duration_s if kind != "burst" else 0, ramp)
             load["ideal_tokens_per_s"] = round(ideal_tokens_per_s(kind, sessions)) if kind != "burst" else None
         if process:
