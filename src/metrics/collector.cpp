@@ -127,6 +127,9 @@ std::vector<MetricFamily> Collector::collect() const {
             MetricType::Counter, [](const ShardMetrics& s) { return s.ws_messages_sent.value(); });
     add_sum(out, shards_, "voxgate_ws_bytes_sent_total", "WebSocket payload bytes written to clients.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.ws_bytes_sent.value(); });
+    add_sum(out, shards_, "voxgate_ws_writes_total",
+            "Writes to client connections; frames queued together share one (messages sent / writes = frames per write).",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.ws_writes.value(); });
     {
         auto f = family("voxgate_sessions_active", "Conversations held (live or resumable).", MetricType::Gauge);
         f.metric.push_back(scalar(MetricType::Gauge, sessions_active_ ? static_cast<double>(sessions_active_()) : 0));

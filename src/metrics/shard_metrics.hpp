@@ -132,6 +132,7 @@ struct alignas(64) ShardMetrics {
     Counter ws_messages_received;
     Counter ws_messages_sent;
     Counter ws_bytes_sent;
+    Counter ws_writes;  // transport writes carrying them: frames queued together share one
     Gauge tcp_connections_open;  // every accepted TCP connection still open
     Gauge ws_send_queue_bytes;   // bytes queued for WebSocket clients, all connections
     Counter ws_backpressure;     // times a client's send queue crossed its high-water mark

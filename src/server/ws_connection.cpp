@@ -113,6 +113,7 @@ void WsConnection<NextLayer>::on_accept(std::unique_ptr<HttpRequest> upgrade, st
     if (gateway.make_handler) handler_ = gateway.make_handler(*this, shard_, *info);
     info.reset();
     read_next_message();
+    WriteBatch::Scope batch;  // a resumed session's replay leaves in one write
     if (handler_) handler_->on_open();
 }
 
@@ -166,6 +167,7 @@ template <class NextLayer>
 void WsConnection<NextLayer>::deliver(std::string_view message) {
     shard_.metrics().ws_messages_received.inc();
     if (!handler_ || close_requested_) return;
+    WriteBatch::Scope batch;  // the answers to one client event leave in one write
     if (ws_.got_text()) handler_->on_text(message);
     else handler_->on_binary(message);
 }
@@ -192,7 +194,23 @@ void WsConnection<NextLayer>::send_text(std::shared_ptr<const std::string> frame
         shard_.metrics().ws_backpressure.inc();
         if (handler_) handler_->on_send_queue_high();
     }
-    if (!writing_) write_next();
+    if (writing_ || batch_joined_) return;  // the running write or the batch takes it
+    if (WriteBatch::open()) {
+        batch_joined_ = true;
+        WriteBatch::join(this->shared_from_this());
+        return;
+    }
+    write_next();
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::flush_batch() noexcept {
+    batch_joined_ = false;
+    contained("websocket write", [this] {
+        if (finished_ || writing_) return;
+        if (send_head_ < send_queue_.size()) return write_next();
+        if (close_requested_ && !close_sent_) start_close();  // a close that waited for the batch
+    });
 }
 
 template <class NextLayer>
@@ -202,22 +220,59 @@ void WsConnection<NextLayer>::write_next() {
     writing_ = true;
     update_watch();
     ws_.text(true);
-    const auto& frame = *send_queue_[send_head_];
-    ws_.async_write(asio::buffer(frame), contained_handler(this->shared_from_this(), &WsConnection::on_write));
+    batch_end_ = send_queue_.size();
+    if (batch_end_ - send_head_ == 1) {
+        ws_.async_write(asio::buffer(*send_queue_[send_head_]),
+                        [self = this->shared_from_this()](error_code ec, std::size_t) {
+                            self->contained("websocket write", [&] { self->on_write(ec); });
+                        });
+        return;
+    }
+    ws_.next_layer().cork();
+    write_held(send_head_);
 }
 
 template <class NextLayer>
-void WsConnection<NextLayer>::on_write(error_code ec, std::size_t bytes) {
+void WsConnection<NextLayer>::write_held(std::size_t index) {
+    // Each frame only lands in the cork buffer; Beast allows one write at a time.
+    ws_.async_write(asio::buffer(*send_queue_[index]),
+                    [self = this->shared_from_this(), index](error_code ec, std::size_t) {
+                        self->contained("websocket write", [&] { self->on_frame_held(index, ec); });
+                    });
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::on_frame_held(std::size_t index, error_code ec) {
+    if (finished_) return;
+    if (ec) {
+        writing_ = false;
+        return finish(ec);
+    }
+    if (index + 1 < batch_end_) return write_held(index + 1);
+    ws_.next_layer().async_uncork([self = this->shared_from_this()](error_code ec) {
+        self->contained("websocket write", [&] { self->on_write(ec); });
+    });
+}
+
+template <class NextLayer>
+void WsConnection<NextLayer>::on_write(error_code ec) {
     writing_ = false;
+    if (finished_) return;  // the queue is gone already
     if (ec) return finish(ec);
     write_progress_at_ = clock::now();
     auto& metrics = shard_.metrics();
-    metrics.ws_messages_sent.inc();
+    std::size_t bytes = 0;
+    for (auto i = send_head_; i < batch_end_; ++i) {
+        bytes += send_queue_[i]->size();
+        send_queue_[i].reset();
+    }
+    metrics.ws_messages_sent.inc(batch_end_ - send_head_);
     metrics.ws_bytes_sent.inc(bytes);
-    queued_bytes_ -= send_queue_[send_head_]->size();
-    metrics.ws_send_queue_bytes.sub(static_cast<std::int64_t>(send_queue_[send_head_]->size()));
-    send_queue_[send_head_].reset();
-    if (++send_head_ == send_queue_.size()) {
+    metrics.ws_writes.inc();
+    queued_bytes_ -= bytes;
+    metrics.ws_send_queue_bytes.sub(static_cast<std::int64_t>(bytes));
+    send_head_ = batch_end_;
+    if (send_head_ == send_queue_.size()) {
         send_queue_.clear();
         send_head_ = 0;
         if (send_queue_.capacity() > 64) send_queue_.shrink_to_fit();  // give a burst's memory back
@@ -226,7 +281,7 @@ void WsConnection<NextLayer>::on_write(error_code ec, std::size_t bytes) {
         backpressure_ = false;
         if (handler_) handler_->on_send_queue_low();
     }
-    if (send_head_ < send_queue_.size()) return write_next();
+    if (send_head_ < send_queue_.size()) return write_next();  // what queued meanwhile, in one write
     update_watch();
     if (close_requested_ && !close_sent_) start_close();
 }
@@ -240,12 +295,12 @@ void WsConnection<NextLayer>::close(std::uint16_t code, std::string_view reason)
     close_reason_.assign(reason.substr(0, 123));
     close_started_ = clock::now();
     update_watch();  // the close grace runs from now, whatever the peer keeps sending
-    if (!writing_) start_close();  // otherwise the queued frames go out first
+    if (!writing_ && !batch_joined_) start_close();  // otherwise the queued frames go out first
 }
 
 template <class NextLayer>
 void WsConnection<NextLayer>::drop_unsent_frames() {
-    auto first_unsent = send_head_ + (writing_ ? 1 : 0);
+    auto first_unsent = writing_ ? batch_end_ : send_head_;
     for (auto i = first_unsent; i < send_queue_.size(); ++i) {
         queued_bytes_ -= send_queue_[i]->size();
         shard_.metrics().ws_send_queue_bytes.sub(static_cast<std::int64_t>(send_queue_[i]->size()));
@@ -408,9 +463,7 @@ void WsConnection<NextLayer>::fail_internal() {
     // The handler's state is unknown after a throw: nothing more is delivered to it
     // (close_requested_), frames not yet on the wire are dropped, and the client hears
     // 1011 (RFC 6455 7.4.1: the server hit an unexpected condition).
-    send_queue_.erase(send_queue_.begin() + static_cast<std::ptrdiff_t>(send_head_) + (writing_ ? 1 : 0),
-                      send_queue_.end());
-    queued_bytes_ = writing_ ? send_queue_[send_head_]->size() : 0;
+    drop_unsent_frames();
     close(static_cast<std::uint16_t>(websocket::close_code::internal_error), "internal error");
 }
 

@@ -7,6 +7,9 @@
 // Idle memory is a budget (docs/design.md, "Memory per idle session"): an idle connection
 // holds no message buffer (it waits with a 1-byte read_some), no timer (the shard's
 // IdleSweeper does pings and timeouts), and no copy of the upgrade request.
+//
+// Frames queued together leave together: frames handed over while a WriteBatch is open,
+// or queued while a write is in flight, go out corked in one write (CorkedStream).
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,10 +18,12 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "server/connection_admission.hpp"
+#include "server/corked_stream.hpp"
 #include "server/gateway_context.hpp"
 #include "server/http_routes.hpp"
 #include "server/idle_sweeper.hpp"
 #include "session/client_link.hpp"
+#include "voxgate/write_batch.hpp"
 
 namespace voxgate::server {
 
@@ -27,6 +32,7 @@ namespace websocket = boost::beast::websocket;
 template <class NextLayer>
 class WsConnection final : public IdleTracked,
                            public session::ClientLink,
+                           public WriteBatch::Writer,
                            public std::enable_shared_from_this<WsConnection<NextLayer>> {
 public:
     // `slot` counts the connection; the handshake must complete by `handshake_deadline`.
@@ -48,14 +54,20 @@ public:
     std::string describe() const override;
     void fail_internal() override;
 
+    // WriteBatch::Writer
+    void flush_batch() noexcept override;
+
 private:
     void on_accept(std::unique_ptr<HttpRequest> upgrade, std::unique_ptr<UpgradeInfo> info, error_code ec);
     void read_next_message();
     void on_first_byte(error_code ec, std::size_t bytes);
     void on_message_rest(error_code ec, std::size_t bytes);
     void deliver(std::string_view message);
+    // Writes every queued frame: a lone one straight through, several corked into one write.
     void write_next();
-    void on_write(error_code ec, std::size_t bytes);
+    void write_held(std::size_t index);
+    void on_frame_held(std::size_t index, error_code ec);
+    void on_write(error_code ec);
     void start_close();
     void on_close(error_code ec);
     void abort();
@@ -72,7 +84,7 @@ private:
     void close_for(metrics::ConnectionClose reason, std::uint16_t code, std::string_view text);
     void drop_unsent_frames();
 
-    websocket::stream<NextLayer> ws_;
+    websocket::stream<CorkedStream<NextLayer>> ws_;
     ConnectionSlot slot_;
     Shard& shard_;
     std::shared_ptr<session::ClientHandler> handler_;
@@ -81,6 +93,7 @@ private:
     // state already allocates ~600 B in libstdc++.
     std::vector<std::shared_ptr<const std::string>> send_queue_;
     std::size_t send_head_ = 0;
+    std::size_t batch_end_ = 0;  // while writing_: frames [send_head_, batch_end_) are in the write
     std::size_t queued_bytes_ = 0;
     std::string close_reason_;
     clock::time_point close_started_{};
@@ -93,6 +106,7 @@ private:
     char first_byte_ = 0;
     bool open_ = false;            // handshake done, not finished
     bool writing_ = false;
+    bool batch_joined_ = false;  // frames wait for the open WriteBatch to close
     bool ping_outstanding_ = false;
     bool close_requested_ = false;
     bool close_sent_ = false;

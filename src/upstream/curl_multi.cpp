@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "upstream/curl_error.hpp"
+#include "voxgate/write_batch.hpp"
 
 namespace voxgate::upstream {
 namespace {
@@ -189,6 +190,7 @@ void CurlMulti::resume_now(CurlEasy& easy) {
     // curl may call the write callback with held-back data before returning; whatever the
     // sink does there (pause, cancel, drop the transfer) is deferred by curl_call_depth_.
     std::shared_ptr<CurlEasy> keep = easy.shared_from_this();
+    WriteBatch::Scope batch;  // held-back data may carry many events
     ++curl_call_depth_;
     curl_easy_pause(easy.handle_, CURLPAUSE_CONT);
     --curl_call_depth_;
@@ -326,6 +328,9 @@ void CurlMulti::on_timeout() { socket_action(CURL_SOCKET_TIMEOUT, 0); }
 
 void CurlMulti::socket_action(curl_socket_t fd, int flags) {
     int running = 0;
+    // Every frame this read produces (several SSE events in one chunk, the end of a
+    // response) leaves in one write per client connection.
+    WriteBatch::Scope batch;
     ++curl_call_depth_;
     const CURLMcode code = curl_multi_socket_action(multi_, fd, flags, &running);
     --curl_call_depth_;

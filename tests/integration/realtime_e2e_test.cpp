@@ -1193,6 +1193,32 @@ TEST(RealtimeE2E, MetricsCountTheTurn) {
     EXPECT_EQ(metric_value(exposition, "voxgate_gateway_overhead_seconds_bucket", "{le=\"+Inf\"}"), 1.0);
 }
 
+TEST(RealtimeE2E, EventsProducedTogetherLeaveInOneWrite) {
+    MockUpstream mock;
+    TestGateway gateway(gateway_config(mock));
+    RealtimeClient client(gateway.port());  // session.created: one message, one write
+    client.send(user_message("Hi [mock tokens=8 one_write]"));
+    EXPECT_EQ(client.read_through("conversation.item.done").size(), 2u);  // added + done
+    const auto counters = [&] {
+        const auto exposition = http_get(gateway.port(), "/metrics").body;
+        return std::pair{metric_value(exposition, "voxgate_ws_messages_sent_total").value_or(-1),
+                         metric_value(exposition, "voxgate_ws_writes_total").value_or(-1)};
+    };
+    EXPECT_TRUE(eventually([&] { return counters() == std::pair{3.0, 2.0}; })) << counters().first;
+
+    // The whole upstream stream arrives in one read: its eight deltas and the closing
+    // events share a write, as the answer to response.create shares one.
+    client.send(response_create());
+    const auto events = client.read_through("response.done");
+    EXPECT_EQ(joined_deltas(events), "tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7");
+    EXPECT_GE(events.size(), 13u);
+    const auto expected_messages = 3.0 + static_cast<double>(events.size());
+    EXPECT_TRUE(eventually([&] { return counters().first == expected_messages; })) << counters().first;
+    const auto writes = counters().second;
+    EXPECT_GE(writes, 3.0);
+    EXPECT_LE(writes, 2.0 + 3.0) << "messages " << expected_messages;
+}
+
 TEST(RealtimeE2E, MetricsCountCancelledAndFailedResponsesAndUpstreamStatuses) {
     MockUpstream mock;
     TestGateway gateway(gateway_config(mock));

@@ -35,7 +35,7 @@ TEST_F(ServerHttp, MetricsUsesPrometheusTextFormat) {
     EXPECT_EQ(result.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
     for (const char* name : {"voxgate_connections_active", "voxgate_connections_total",
                              "voxgate_ws_messages_received_total", "voxgate_ws_messages_sent_total",
-                             "voxgate_ws_bytes_sent_total", "voxgate_sessions_active", "process_resident_memory_bytes",
+                             "voxgate_ws_bytes_sent_total", "voxgate_ws_writes_total", "voxgate_sessions_active", "process_resident_memory_bytes",
                              "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds"}) {
         EXPECT_TRUE(metric_value(result.body, name).has_value()) << name;
     }

@@ -88,6 +88,7 @@ void apply_key(MockScript& script, std::string_view key, std::string_view value)
     else if (key == "split") set_int(script.split);
     else if (key == "tool") script.tool = value;
     else if (key == "args") script.args = value;
+    else if (key == "one_write") script.one_write = value.empty() || value == "true" || value == "1";
     else if (key == "echo") script.echo = value.empty() || value == "true" || value == "1";
     else if (key == "echo_secrets") script.echo_secrets = value.empty() || value == "true" || value == "1";
 }
@@ -361,6 +362,7 @@ json MockScript::to_json() const {
     if (split != defaults.split) out["split"] = split;
     if (!tool.empty()) out["tool"] = tool;
     if (!args.empty()) out["args"] = args;
+    if (one_write) out["one_write"] = true;
     if (echo) out["echo"] = true;
     if (echo_secrets) out["echo_secrets"] = true;
     return out;
@@ -625,10 +627,19 @@ private:
         head += "x-mock-request-index: " + std::to_string(index) + "\r\n";
         if (!keep_alive) head += "Connection: close\r\n";
         head += "\r\n";
-        if (!co_await write_all(stream, head)) co_return false;
-
         StreamEvents events(format, model, format == Format::openai ? "chatcmpl-mock" : "msg_mock",
                                   script.tokens);
+        if (script.one_write) {
+            // What a fast provider looks like: every event arrives in one read.
+            std::string all = std::move(head);
+            for (const auto& event : events.preamble()) all += chunked(event);
+            for (const auto& text : script.texts) all += chunked(events.token(text));
+            for (const auto& event : events.finish(false)) all += chunked(event);
+            all += "0\r\n\r\n";
+            co_return co_await write_all(stream, std::move(all)) && keep_alive;
+        }
+        if (!co_await write_all(stream, head)) co_return false;
+
         for (const auto& event : events.preamble()) {
             if (!co_await send_event(stream, event, script.split)) co_return false;
         }

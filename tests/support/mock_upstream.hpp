@@ -43,6 +43,7 @@ struct MockScript {
     int reset_after = -1;            // "reset_after": after K deltas reset the connection (RST)
     int malformed_after = -1;        // "malformed_after": after K deltas one event of broken JSON
     int split = 0;                   // "split": send the stream in pieces (HTTP chunks) of N bytes
+    bool one_write = false;          // "one_write": the whole stream in one socket write (no delays)
     std::string tool;                // "tool": after the text, a tool call to this function...
     std::string args;                // "args": ...with these JSON arguments (streamed in fragments)
     bool echo = false;               // "echo": the reply text is the received request body
