@@ -1,8 +1,11 @@
 #include "upstream/curl_multi.hpp"
 
+#include <sys/epoll.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -26,31 +29,6 @@ void ensure_curl_global_init() {
 
 }  // namespace
 
-// One registration of a socket curl asked us to watch. The descriptor does not own the
-// fd: curl closes its own sockets, so the descriptor is always released, never closed.
-// A new SocketWatch is made each time curl starts watching a socket again, and pending
-// waits hold the old one: a stale completion sees `owner == nullptr` and never reaches
-// curl_multi_socket_action, even if the fd number was reused meanwhile.
-struct CurlMulti::SocketWatch {
-    SocketWatch(const executor_type& executor, curl_socket_t socket, CurlMulti* multi)
-        : descriptor(executor), fd(socket), owner(multi) {}
-    ~SocketWatch() { release(); }
-
-    // Deregisters from the reactor (pending waits complete with operation_aborted) without
-    // closing the fd.
-    void release() noexcept {
-        owner = nullptr;
-        if (descriptor.is_open()) descriptor.release();
-    }
-
-    descriptor_type descriptor;
-    curl_socket_t fd;
-    CurlMulti* owner;  // null once curl stopped watching this registration
-    int wanted = CURL_POLL_NONE;
-    bool read_armed = false;
-    bool write_armed = false;
-};
-
 CurlEasy::CurlEasy() : handle_(curl_easy_init()) {}
 
 CurlEasy::~CurlEasy() {
@@ -60,8 +38,11 @@ CurlEasy::~CurlEasy() {
 
 CurlMulti::CurlMulti(asio::io_context& io, CurlMultiOptions options)
     : io_(io), internal_errors_(options.internal_errors), timer_(io.get_executor()),
-      alive_(std::make_shared<CurlMulti*>(this)) {
+      alive_(std::make_shared<CurlMulti*>(this)), ready_sockets_(io.get_executor()) {
     ensure_curl_global_init();
+    const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0) throw std::runtime_error(std::string("epoll_create1 failed: ") + std::strerror(errno));
+    ready_sockets_.assign(epoll_fd);
     multi_ = curl_multi_init();
     if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
     curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket_callback);
@@ -91,8 +72,8 @@ CurlMulti::~CurlMulti() {
     // Closes the cached connections; the socket and close-socket callbacks still run here
     // and release their watches before each fd is closed.
     curl_multi_cleanup(multi_);
-    for (auto& [fd, watch] : sockets_) watch->release();
     sockets_.clear();
+    // ready_sockets_ closes the epoll fd; its pending wait completes with alive_ cleared.
 }
 
 error_code CurlMulti::add(std::shared_ptr<CurlEasy> easy) {
@@ -216,38 +197,46 @@ int CurlMulti::on_socket_callback(CURL*, curl_socket_t fd, int what, void* self,
 
 void CurlMulti::watch_socket(curl_socket_t fd, int what, SocketWatch* known) {
     auto found = sockets_.find(fd);
-    if (found != sockets_.end() && found->second.get() != known) {
-        // curl announces this socket as new, yet we still watch that fd number: our watch
+    if (found != sockets_.end() && &found->second != known) {
+        // curl announces this socket as new, yet we still watch that fd number: our entry
         // belongs to a socket that was closed without a REMOVE. Drop it before reuse.
-        found->second->release();
-        sockets_.erase(found);
+        unwatch_socket(fd);
         found = sockets_.end();
     }
+    const std::uint32_t events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
     if (found == sockets_.end()) {
-        auto watch = std::make_shared<SocketWatch>(io_.get_executor(), fd, this);
-        error_code ec;
-        watch->descriptor.assign(fd, ec);
-        if (ec) {
-            spdlog::warn("upstream: cannot watch curl socket {}: {}", fd, ec.message());
+        SocketWatch watch{events, ++next_generation_};
+        epoll_event event{};
+        event.events = events;
+        event.data.u64 = (static_cast<std::uint64_t>(watch.generation) << 32) | static_cast<std::uint32_t>(fd);
+        if (::epoll_ctl(ready_sockets_.native_handle(), EPOLL_CTL_ADD, fd, &event) != 0) {
+            spdlog::warn("upstream: cannot watch curl socket {}: {}", fd, std::strerror(errno));
             return;  // curl's own timeouts end the transfer
         }
-        curl_multi_assign(multi_, fd, watch.get());
-        found = sockets_.emplace(fd, std::move(watch)).first;
+        found = sockets_.emplace(fd, watch).first;
+        curl_multi_assign(multi_, fd, &found->second);
+    } else if (found->second.events != events) {
+        epoll_event event{};
+        event.events = events;
+        event.data.u64 = (static_cast<std::uint64_t>(found->second.generation) << 32) | static_cast<std::uint32_t>(fd);
+        if (::epoll_ctl(ready_sockets_.native_handle(), EPOLL_CTL_MOD, fd, &event) != 0)
+            spdlog::warn("upstream: cannot change the watch of curl socket {}: {}", fd, std::strerror(errno));
+        found->second.events = events;
     }
-    found->second->wanted = what;
-    arm(found->second);
+    wait_for_ready_sockets();
 }
 
 void CurlMulti::unwatch_socket(curl_socket_t fd) {
     const auto found = sockets_.find(fd);
     if (found == sockets_.end()) return;
-    found->second->release();
+    epoll_event ignored{};
+    ::epoll_ctl(ready_sockets_.native_handle(), EPOLL_CTL_DEL, fd, &ignored);  // fails only for an fd closed already
     sockets_.erase(found);
 }
 
 int CurlMulti::on_close_socket(void* self, curl_socket_t fd) {
-    // Release before close: the reactor must deregister a still-valid fd, and no wait may
-    // survive on a number the kernel is about to hand out again.
+    // Deregister before close: no event may survive on a number the kernel is about to
+    // hand out again.
     auto* multi = static_cast<CurlMulti*>(self);
     try {
         multi->unwatch_socket(fd);
@@ -257,33 +246,45 @@ int CurlMulti::on_close_socket(void* self, curl_socket_t fd) {
     return ::close(fd);
 }
 
-void CurlMulti::arm(const std::shared_ptr<SocketWatch>& watch) {
-    if ((watch->wanted & CURL_POLL_IN) != 0 && !watch->read_armed) {
-        watch->read_armed = true;
-        watch->descriptor.async_wait(descriptor_type::wait_read, [watch](const error_code& ec) {
-            watch->read_armed = false;
-            if (CurlMulti* owner = watch->owner)
-                owner->contained("curl socket", [&] { owner->on_socket_ready(watch, CURL_CSELECT_IN, ec); });
-        });
-    }
-    if ((watch->wanted & CURL_POLL_OUT) != 0 && !watch->write_armed) {
-        watch->write_armed = true;
-        watch->descriptor.async_wait(descriptor_type::wait_write, [watch](const error_code& ec) {
-            watch->write_armed = false;
-            if (CurlMulti* owner = watch->owner)
-                owner->contained("curl socket", [&] { owner->on_socket_ready(watch, CURL_CSELECT_OUT, ec); });
-        });
-    }
+void CurlMulti::wait_for_ready_sockets() {
+    if (ready_wait_armed_ || sockets_.empty() || shutting_down_) return;
+    ready_wait_armed_ = true;
+    ready_sockets_.async_wait(descriptor_type::wait_read, [alive = alive_](const error_code& ec) {
+        CurlMulti* live = *alive;
+        if (live == nullptr) return;
+        live->ready_wait_armed_ = false;
+        if (ec) return;
+        live->contained("curl sockets", [live] { live->on_sockets_ready(); });
+        live->wait_for_ready_sockets();
+    });
 }
 
-void CurlMulti::on_socket_ready(const std::shared_ptr<SocketWatch>& watch, int direction,
-                                const error_code& ec) {
-    if (ec == asio::error::operation_aborted) return;
-    const int wanted_bit = direction == CURL_CSELECT_IN ? CURL_POLL_IN : CURL_POLL_OUT;
-    if ((watch->wanted & wanted_bit) == 0) return;  // curl lost interest while we waited
-    socket_action(watch->fd, direction | (ec ? CURL_CSELECT_ERR : 0));
-    // curl may have changed what it wants, or stopped watching (owner is then null).
-    if (watch->owner != nullptr) arm(watch);
+void CurlMulti::on_sockets_ready() {
+    constexpr int max_events = 64;
+    epoll_event events[max_events];
+    // A few rounds at most, then back to the event loop so client sockets get their turn.
+    for (int round = 0; round < 4; ++round) {
+        const int count = ::epoll_wait(ready_sockets_.native_handle(), events, max_events, 0);
+        if (count <= 0) return;
+        WriteBatch::Scope batch;  // one write per client connection for the whole round
+        for (int i = 0; i < count; ++i) {
+            const auto fd = static_cast<curl_socket_t>(events[i].data.u64 & 0xffffffffu);
+            const auto generation = static_cast<std::uint32_t>(events[i].data.u64 >> 32);
+            const auto found = sockets_.find(fd);
+            // Gone or replaced while this round ran: the event belongs to a closed socket.
+            if (found == sockets_.end() || found->second.generation != generation) continue;
+            const std::uint32_t wanted = found->second.events;
+            std::uint32_t ready = events[i].events;
+            // A hang-up or error is reported in the direction curl waits for: curl's own
+            // read or write then sees what happened.
+            if ((ready & (EPOLLERR | EPOLLHUP)) != 0) ready |= wanted;
+            int flags = 0;
+            if ((ready & wanted & EPOLLIN) != 0) flags |= CURL_CSELECT_IN;
+            if ((ready & wanted & EPOLLOUT) != 0) flags |= CURL_CSELECT_OUT;
+            if (flags != 0) socket_action(fd, flags);
+        }
+        if (count < max_events) return;
+    }
 }
 
 int CurlMulti::on_timer_callback(CURLM*, long timeout_ms, void* self) {

@@ -1,9 +1,12 @@
 #pragma once
 // libcurl's multi interface driven by one shard's io_context (docs/design.md "Upstream",
 // docs/style.md "libcurl on Asio"; the shape of curl's multi-uv.c example):
-//  - CURLMOPT_SOCKETFUNCTION keeps one SocketWatch per socket curl wants watched: a
-//    descriptor that does not own the fd, with one-shot async_wait(wait_read/wait_write)
-//    re-armed only while curl still asks for that direction;
+//  - CURLMOPT_SOCKETFUNCTION registers each socket curl wants watched, for the directions
+//    it asks for, in the multi's own epoll set (level-triggered, changed only when curl
+//    changes its interest). The io_context waits on that one epoll fd: when it is ready,
+//    one epoll_wait collects every ready curl socket and each gets its socket_action.
+//    An Asio async_wait per socket would cost an epoll_ctl re-arm per socket per read
+//    (Asio re-arms non-speculative waits with EPOLL_CTL_MOD); this costs one per batch;
 //  - CURLMOPT_TIMERFUNCTION drives one steady_timer (0 = post a timeout action now,
 //    -1 = cancel);
 //  - after every curl_multi_socket_action the finished transfers are collected with
@@ -15,6 +18,8 @@
 #include <memory>
 #include <unordered_map>
 #include <vector>
+
+#include <cstdint>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 
@@ -109,7 +114,12 @@ public:
 
 private:
     using descriptor_type = asio::posix::basic_stream_descriptor<executor_type>;
-    struct SocketWatch;
+    // One socket in the epoll set. curl_multi_assign points curl at it, so a socket curl
+    // announces as new while its fd number is still registered is told apart.
+    struct SocketWatch {
+        std::uint32_t events = 0;      // EPOLLIN / EPOLLOUT as curl asked
+        std::uint32_t generation = 0;  // in each epoll event: a stale event for a reused fd is ignored
+    };
     enum class Deferred : unsigned char { add, remove, resume };
     struct DeferredWork {
         Deferred what;
@@ -123,8 +133,8 @@ private:
 
     void watch_socket(curl_socket_t fd, int what, SocketWatch* known);
     void unwatch_socket(curl_socket_t fd);
-    void arm(const std::shared_ptr<SocketWatch>& watch);
-    void on_socket_ready(const std::shared_ptr<SocketWatch>& watch, int direction, const error_code& ec);
+    void wait_for_ready_sockets();
+    void on_sockets_ready();
     void on_timeout();
     void socket_action(curl_socket_t fd, int flags);
     void after_curl_call();
@@ -154,7 +164,10 @@ private:
     // post that already completed cannot be cancelled and may run after the destructor.
     std::shared_ptr<CurlMulti*> alive_;
     std::unordered_map<CURL*, std::shared_ptr<CurlEasy>> transfers_;
-    std::unordered_map<curl_socket_t, std::shared_ptr<SocketWatch>> sockets_;
+    descriptor_type ready_sockets_;  // owns the epoll fd of curl's sockets
+    bool ready_wait_armed_ = false;
+    std::uint32_t next_generation_ = 0;
+    std::unordered_map<curl_socket_t, SocketWatch> sockets_;  // node-based: curl holds pointers
     std::vector<DeferredWork> deferred_;
 };
 
