@@ -10,8 +10,10 @@
 // join the buffer in order, so nothing is ever written around Beast's framing.
 // Uncorked and idle, the layer writes straight through: a lone frame costs no copy.
 //
-// Idle cost: two empty strings and a few flags; the buffers are freed after a burst.
+// Idle cost: one null pointer and two flags; the buffers exist only while bytes are
+// held or being written.
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -52,9 +54,10 @@ public:
             [this](auto handler, const ConstBuffers& data) {
                 if (!holding()) return next_.async_write_some(data, std::move(handler));
                 std::size_t bytes = 0;
+                auto& held = this->buffers().held;
                 for (auto it = asio::buffer_sequence_begin(data); it != asio::buffer_sequence_end(data); ++it) {
                     asio::const_buffer piece(*it);
-                    held_.append(static_cast<const char*>(piece.data()), piece.size());
+                    held.append(static_cast<const char*>(piece.data()), piece.size());
                     bytes += piece.size();
                 }
                 // Never complete inside the initiating call (the caller's op is not re-entrant).
@@ -72,7 +75,7 @@ public:
     template <class Handler>
     void async_uncork(Handler&& handler) {
         corked_ = false;
-        if (held_.empty()) {
+        if (!buffers_ || buffers_->held.empty()) {
             asio::post(next_.get_executor(), asio::append(std::forward<Handler>(handler), error_code{}));
             return;
         }
@@ -84,22 +87,32 @@ public:
     // cancelled.
     template <class Handler>
     void after_flush(Handler&& handler) {
-        if (!holding() && held_.empty()) return std::forward<Handler>(handler)();
+        if (!holding() && pending_bytes() == 0) return std::forward<Handler>(handler)();
         flushed_waiter_.emplace(std::forward<Handler>(handler));
     }
 
     // Bytes held or being written (for tests and metrics).
-    std::size_t pending_bytes() const noexcept { return held_.size() + sending_.size(); }
+    std::size_t pending_bytes() const noexcept { return buffers_ ? buffers_->held.size() + buffers_->sending.size() : 0; }
 
 private:
+    struct Buffers {
+        std::string held;     // written while holding, not yet sent
+        std::string sending;  // the bytes of the write in flight
+    };
+
     bool holding() const noexcept { return corked_ || flushing_; }
+    Buffers& buffers() {
+        if (!buffers_) buffers_ = std::make_unique<Buffers>();
+        return *buffers_;
+    }
 
     template <class Handler>
     void flush(Handler&& handler) {
         flushing_ = true;
-        sending_.swap(held_);
-        held_.clear();
-        asio::async_write(next_, asio::buffer(sending_),
+        auto& pending = *buffers_;
+        pending.sending.swap(pending.held);
+        pending.held.clear();
+        asio::async_write(next_, asio::buffer(pending.sending),
                           [this, handler = std::forward<Handler>(handler)](error_code ec, std::size_t) mutable {
                               on_flushed(ec, std::move(handler));
                           });
@@ -107,23 +120,15 @@ private:
 
     template <class Handler>
     void on_flushed(error_code ec, Handler&& handler) {
-        if (!ec && !held_.empty()) return flush(std::forward<Handler>(handler));  // joined while flushing
+        if (!ec && !buffers_->held.empty()) return flush(std::forward<Handler>(handler));  // joined while flushing
         flushing_ = false;
-        release(sending_);
-        if (ec) release(held_);
+        buffers_.reset();  // an idle connection keeps no buffer
         if (flushed_waiter_.has_value()) flushed_waiter_.invoke();
         std::forward<Handler>(handler)(ec);
     }
 
-    // A burst's buffer is not kept by an idle connection.
-    static void release(std::string& buffer) {
-        if (buffer.capacity() > 4096) std::string().swap(buffer);
-        else buffer.clear();
-    }
-
     NextLayer next_;
-    std::string held_;     // written while holding, not yet sent
-    std::string sending_;  // the bytes of the write in flight
+    std::unique_ptr<Buffers> buffers_;
     boost::beast::saved_handler flushed_waiter_;
     bool corked_ = false;
     bool flushing_ = false;
