@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ca-certificates openssl
   libboost1.81-dev libssl-dev nlohmann-json3-dev libcurl4-openssl-dev
-  libspdlog-dev prometheus-cpp-dev libgtest-dev
+  libspdlog-dev prometheus-cpp-dev libgtest-dev libsimdjson-dev
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   iproute2                  # ss: the TCP keepalive test reads socket timers
 )

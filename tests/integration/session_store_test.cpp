@@ -96,12 +96,13 @@ TEST(SessionStore, MaxStoredEvictsTheOldestDetachedConversationFirst) {
         Session session(gateway.port());
         detached_ids.push_back(session.id());
         session.ws->close();
+        // The sessions may live on different shards: wait for each detach, so that "oldest
+        // detached" is the first one whatever the threads' timing.
+        ASSERT_TRUE(eventually([&] { return detached(gateway.runtime(), detached_ids.back()); }));
     }
     Session live(gateway.port());
+    // All three are stored; detached ones can be resumed until the store needs room.
     ASSERT_TRUE(eventually([&] { return registry.size() == 3; }));
-    // All three are stored; detached ones can be resumed until the store needs room. Wait
-    // until both closes have detached their conversations.
-    ASSERT_TRUE(eventually([&] { return detached(gateway.runtime(), detached_ids[0]) && detached(gateway.runtime(), detached_ids[1]); }));
 
     Session newest(gateway.port());  // the store is full: the oldest detached one makes room
     EXPECT_LE(registry.size(), 3u);

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "upstream/providers/openai_chunk.hpp"
+
 namespace voxgate::upstream {
 namespace {
 
@@ -101,6 +103,10 @@ class OpenAiStreamDecoder final : public StreamDecoder {
 public:
     DecodeStatus on_event(const SseEvent& event, StreamSink& sink) override {
         if (event.data == "[DONE]") return finish(sink);  // sentinel, not JSON (§2.2)
+        // Nearly every chunk is text, a finish_reason or usage: read without a DOM.
+        if (event.type != "error") {
+            if (const auto chunk = OpenAiChunkReader::for_this_thread().read(event.data)) return apply(*chunk, sink);
+        }
         const json chunk = json::parse(event.data, nullptr, false);
         if (chunk.is_discarded() || !chunk.is_object()) {
             if (event.type == "error") return fail("server_error", "", printable_error_text(event.data), true);
@@ -140,6 +146,16 @@ public:
     bool saw_content() const override { return saw_content_; }
 
 private:
+    DecodeStatus apply(const OpenAiChunkReader::Chunk& chunk, StreamSink& sink) {
+        for (std::size_t i = 0; i < chunk.text_count; ++i) {
+            saw_content_ = true;
+            sink.on_text_delta(chunk.texts[i]);
+        }
+        if (!chunk.finish_reason.empty()) finish_reason_ = finish_reason_from(chunk.finish_reason);
+        if (chunk.usage) usage_ = chunk.usage;
+        return DecodeStatus::more;
+    }
+
     // False when a tool call index is out of range (kMaxToolCalls).
     bool decode_delta(const json& delta, StreamSink& sink) {
         // A refusal is text the user should read, so it streams like content.
