@@ -50,9 +50,6 @@ template <class Handler>
 void async_teardown(boost::beast::role_type role, CountingSocket& stream, Handler&& handler) {
     websocket::async_teardown(role, stream.next_layer(), std::forward<Handler>(handler));
 }
-inline void teardown(boost::beast::role_type role, CountingSocket& stream, error_code& ec) {
-    websocket::teardown(role, stream.next_layer(), ec);
-}
 
 struct LoopbackPair {
     asio::io_context io;
