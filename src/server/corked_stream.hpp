@@ -68,15 +68,14 @@ public:
 
     // From now on writes are held until uncork.
     void cork() noexcept { corked_ = true; }
-    bool corked() const noexcept { return corked_; }
 
     // Ends the cork and writes everything held in one write (then whatever joined meanwhile);
-    // `handler(ec)` runs when it is all on the wire or the write failed.
+    // `handler(ec, bytes)` runs when it is all on the wire or the write failed.
     template <class Handler>
     void async_uncork(Handler&& handler) {
         corked_ = false;
         if (!buffers_ || buffers_->held.empty()) {
-            asio::post(next_.get_executor(), asio::append(std::forward<Handler>(handler), error_code{}));
+            asio::post(next_.get_executor(), asio::append(std::forward<Handler>(handler), error_code{}, std::size_t{0}));
             return;
         }
         flush(std::forward<Handler>(handler));
@@ -107,24 +106,25 @@ private:
     }
 
     template <class Handler>
-    void flush(Handler&& handler) {
+    void flush(Handler&& handler, std::size_t flushed = 0) {
         flushing_ = true;
         auto& pending = *buffers_;
         pending.sending.swap(pending.held);
         pending.held.clear();
         asio::async_write(next_, asio::buffer(pending.sending),
-                          [this, handler = std::forward<Handler>(handler)](error_code ec, std::size_t) mutable {
-                              on_flushed(ec, std::move(handler));
+                          [this, flushed, handler = std::forward<Handler>(handler)](error_code ec,
+                                                                                   std::size_t bytes) mutable {
+                              on_flushed(ec, flushed + bytes, std::move(handler));
                           });
     }
 
     template <class Handler>
-    void on_flushed(error_code ec, Handler&& handler) {
-        if (!ec && !buffers_->held.empty()) return flush(std::forward<Handler>(handler));  // joined while flushing
+    void on_flushed(error_code ec, std::size_t flushed, Handler&& handler) {
+        if (!ec && !buffers_->held.empty()) return flush(std::forward<Handler>(handler), flushed);  // joined while flushing
         flushing_ = false;
         buffers_.reset();  // an idle connection keeps no buffer
         if (flushed_waiter_.has_value()) flushed_waiter_.invoke();
-        std::forward<Handler>(handler)(ec);
+        std::forward<Handler>(handler)(ec, flushed);
     }
 
     NextLayer next_;

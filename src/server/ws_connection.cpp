@@ -223,9 +223,7 @@ void WsConnection<NextLayer>::write_next() {
     batch_end_ = send_queue_.size();
     if (batch_end_ - send_head_ == 1) {
         ws_.async_write(asio::buffer(*send_queue_[send_head_]),
-                        [self = this->shared_from_this()](error_code ec, std::size_t) {
-                            self->contained("websocket write", [&] { self->on_write(ec); });
-                        });
+                        contained_handler(this->shared_from_this(), &WsConnection::on_write));
         return;
     }
     ws_.next_layer().cork();
@@ -236,26 +234,22 @@ template <class NextLayer>
 void WsConnection<NextLayer>::write_held(std::size_t index) {
     // Each frame only lands in the cork buffer; Beast allows one write at a time.
     ws_.async_write(asio::buffer(*send_queue_[index]),
-                    [self = this->shared_from_this(), index](error_code ec, std::size_t) {
-                        self->contained("websocket write", [&] { self->on_frame_held(index, ec); });
-                    });
+                    contained_handler(this->shared_from_this(), &WsConnection::on_frame_held, index));
 }
 
 template <class NextLayer>
-void WsConnection<NextLayer>::on_frame_held(std::size_t index, error_code ec) {
+void WsConnection<NextLayer>::on_frame_held(std::size_t index, error_code ec, std::size_t) {
     if (finished_) return;
     if (ec) {
         writing_ = false;
         return finish(ec);
     }
     if (index + 1 < batch_end_) return write_held(index + 1);
-    ws_.next_layer().async_uncork([self = this->shared_from_this()](error_code ec) {
-        self->contained("websocket write", [&] { self->on_write(ec); });
-    });
+    ws_.next_layer().async_uncork(contained_handler(this->shared_from_this(), &WsConnection::on_write));
 }
 
 template <class NextLayer>
-void WsConnection<NextLayer>::on_write(error_code ec) {
+void WsConnection<NextLayer>::on_write(error_code ec, std::size_t) {
     writing_ = false;
     if (finished_) return;  // the queue is gone already
     if (ec) return finish(ec);

@@ -66,8 +66,9 @@ private:
     // Writes every queued frame: a lone one straight through, several corked into one write.
     void write_next();
     void write_held(std::size_t index);
-    void on_frame_held(std::size_t index, error_code ec);
-    void on_write(error_code ec);
+    void on_frame_held(std::size_t index, error_code ec, std::size_t bytes);
+    // The write of frames [send_head_, batch_end_) completed; counts them by frame.
+    void on_write(error_code ec, std::size_t bytes);
     void start_close();
     void on_close(error_code ec);
     void abort();

@@ -195,6 +195,18 @@ int CurlMulti::on_socket_callback(CURL*, curl_socket_t fd, int what, void* self,
     }
 }
 
+namespace {
+
+// The epoll registration of a watched socket: its fd and generation travel in the event.
+epoll_event watch_event(curl_socket_t fd, std::uint32_t events, std::uint32_t generation) {
+    epoll_event event{};
+    event.events = events;
+    event.data.u64 = (static_cast<std::uint64_t>(generation) << 32) | static_cast<std::uint32_t>(fd);
+    return event;
+}
+
+}  // namespace
+
 void CurlMulti::watch_socket(curl_socket_t fd, int what, SocketWatch* known) {
     auto found = sockets_.find(fd);
     if (found != sockets_.end() && &found->second != known) {
@@ -206,9 +218,7 @@ void CurlMulti::watch_socket(curl_socket_t fd, int what, SocketWatch* known) {
     const std::uint32_t events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
     if (found == sockets_.end()) {
         SocketWatch watch{events, ++next_generation_};
-        epoll_event event{};
-        event.events = events;
-        event.data.u64 = (static_cast<std::uint64_t>(watch.generation) << 32) | static_cast<std::uint32_t>(fd);
+        epoll_event event = watch_event(fd, events, watch.generation);
         if (::epoll_ctl(ready_sockets_.native_handle(), EPOLL_CTL_ADD, fd, &event) != 0) {
             spdlog::warn("upstream: cannot watch curl socket {}: {}", fd, std::strerror(errno));
             return;  // curl's own timeouts end the transfer
@@ -216,9 +226,7 @@ void CurlMulti::watch_socket(curl_socket_t fd, int what, SocketWatch* known) {
         found = sockets_.emplace(fd, watch).first;
         curl_multi_assign(multi_, fd, &found->second);
     } else if (found->second.events != events) {
-        epoll_event event{};
-        event.events = events;
-        event.data.u64 = (static_cast<std::uint64_t>(found->second.generation) << 32) | static_cast<std::uint32_t>(fd);
+        epoll_event event = watch_event(fd, events, found->second.generation);
         if (::epoll_ctl(ready_sockets_.native_handle(), EPOLL_CTL_MOD, fd, &event) != 0)
             spdlog::warn("upstream: cannot change the watch of curl socket {}: {}", fd, std::strerror(errno));
         found->second.events = events;

@@ -36,6 +36,19 @@ bool is_null(od::value value) {
     return !value.is_null().get(null) && null;
 }
 
+// Calls visit(key, value) for each member in order; false as soon as a member cannot be
+// read or visit says false.
+template <class Visit>
+bool each_member(od::object object, Visit&& visit) {
+    for (auto member : object) {
+        od::field field;
+        std::string_view key;
+        if (std::move(member).get(field) || field.unescaped_key().get(key)) return false;
+        if (!visit(key, field.value())) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 OpenAiChunkReader& OpenAiChunkReader::for_this_thread() {
@@ -61,24 +74,18 @@ std::optional<OpenAiChunkReader::Chunk> OpenAiChunkReader::read(std::string_view
 }
 
 bool OpenAiChunkReader::read_root(od::object root, Chunk& out) {
-    for (auto member : root) {
-        od::field field;
-        std::string_view key;
-        if (std::move(member).get(field) || field.unescaped_key().get(key)) return false;
-        od::value value = field.value();
+    return each_member(root, [&](std::string_view key, od::value value) {
         // A repeated key: the last one wins, as in the DOM.
         if (key == "choices") {
             out.texts = {};
             out.text_count = 0;
             out.finish_reason = {};
-            if (!read_choices(value, out)) return false;
-        } else if (key == "usage") {
-            if (!read_usage(value, out)) return false;
-        } else if (key == "error") {
-            if (!is_null(value)) return false;  // an API error: the DOM path reports it
+            return read_choices(value, out);
         }
-    }
-    return true;
+        if (key == "usage") return read_usage(value, out);
+        if (key == "error") return is_null(value);  // an API error: the DOM path reports it
+        return true;
+    });
 }
 
 bool OpenAiChunkReader::read_choices(od::value value, Chunk& out) {
@@ -93,37 +100,24 @@ bool OpenAiChunkReader::read_choices(od::value value, Chunk& out) {
         if (element.get_object().get(choice)) return false;
         std::int64_t index = 0;
         std::string_view content, refusal, finish_reason;
-        for (auto member : choice) {
-            od::field field;
-            std::string_view key;
-            if (std::move(member).get(field) || field.unescaped_key().get(key)) return false;
-            od::value item = field.value();
-            if (key == "index") {
-                if (!integer_or_zero(item, index)) return false;
-            } else if (key == "finish_reason") {
-                if (!string_or_empty(item, finish_reason)) return false;
-            } else if (key == "delta") {
-                od::json_type delta_type;
-                if (item.type().get(delta_type)) return false;
-                if (delta_type != od::json_type::object) continue;  // member() of a non-object: nothing
-                od::object delta;
-                if (item.get_object().get(delta)) return false;
-                content = refusal = {};
-                for (auto delta_member : delta) {
-                    od::field delta_field;
-                    std::string_view delta_key;
-                    if (std::move(delta_member).get(delta_field) || delta_field.unescaped_key().get(delta_key)) return false;
-                    od::value delta_value = delta_field.value();
-                    if (delta_key == "content") {
-                        if (!string_or_empty(delta_value, content)) return false;
-                    } else if (delta_key == "refusal") {
-                        if (!string_or_empty(delta_value, refusal)) return false;
-                    } else if (delta_key == "tool_calls") {
-                        if (!is_null(delta_value)) return false;  // tool calls: the DOM path
-                    }
-                }
-            }
-        }
+        const bool read = each_member(choice, [&](std::string_view key, od::value item) {
+            if (key == "index") return integer_or_zero(item, index);
+            if (key == "finish_reason") return string_or_empty(item, finish_reason);
+            if (key != "delta") return true;
+            od::json_type delta_type;
+            if (item.type().get(delta_type)) return false;
+            if (delta_type != od::json_type::object) return true;  // member() of a non-object: nothing
+            od::object delta;
+            if (item.get_object().get(delta)) return false;
+            content = refusal = {};
+            return each_member(delta, [&](std::string_view delta_key, od::value delta_value) {
+                if (delta_key == "content") return string_or_empty(delta_value, content);
+                if (delta_key == "refusal") return string_or_empty(delta_value, refusal);
+                if (delta_key == "tool_calls") return is_null(delta_value);  // tool calls: the DOM path
+                return true;
+            });
+        });
+        if (!read) return false;
         if (index != 0) continue;  // we never ask for n > 1
         for (auto text : {content, refusal}) {
             if (text.empty()) continue;
@@ -145,17 +139,14 @@ bool OpenAiChunkReader::read_usage(od::value value, Chunk& out) {
     od::object usage;
     if (value.get_object().get(usage)) return false;
     Usage totals;
-    for (auto member : usage) {
-        od::field field;
-        std::string_view key;
-        if (std::move(member).get(field) || field.unescaped_key().get(key)) return false;
-        od::value item = field.value();
+    const bool read = each_member(usage, [&](std::string_view key, od::value item) {
         std::int64_t* target = key == "prompt_tokens"       ? &totals.input_tokens
                                : key == "completion_tokens" ? &totals.output_tokens
                                : key == "total_tokens"      ? &totals.total_tokens
                                                             : nullptr;
-        if (target != nullptr && !integer_or_zero(item, *target)) return false;
-    }
+        return target == nullptr || integer_or_zero(item, *target);
+    });
+    if (!read) return false;
     out.usage = totals;
     return true;
 }
