@@ -275,6 +275,9 @@ void WsConnection<NextLayer>::on_write(error_code ec, std::size_t) {
         backpressure_ = false;
         if (handler_) handler_->on_send_queue_low();
     }
+    // Resuming may deliver held-back tokens at once, and their batch may already have
+    // started the next write: never start a second one beside it.
+    if (writing_) return;
     if (send_head_ < send_queue_.size()) return write_next();  // what queued meanwhile, in one write
     update_watch();
     if (close_requested_ && !close_sent_) start_close();
