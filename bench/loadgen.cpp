@@ -41,6 +41,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -52,7 +53,9 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -86,6 +89,7 @@ struct Url {
     std::string host;
     std::string port;
     std::string path;
+    bool tls = false;  // wss:// (the gateway's own TLS; the certificate is not verified: loopback only)
 };
 
 Url parse_url(std::string_view url) {
@@ -97,7 +101,7 @@ Url parse_url(std::string_view url) {
     auto colon = authority.rfind(':');
     if (colon == std::string_view::npos) usage("the URL needs a port");
     return {std::string(authority.substr(0, colon)), std::string(authority.substr(colon + 1)),
-            slash == std::string_view::npos ? "/" : std::string(rest.substr(slash))};
+            slash == std::string_view::npos ? "/" : std::string(rest.substr(slash)), url.substr(0, scheme) == "wss"};
 }
 
 enum class Protocol { realtime, token, direct };
@@ -201,7 +205,8 @@ constexpr std::string_view realtime_turn_item =
 constexpr std::string_view realtime_response_create = R"({"type":"response.create"})";
 
 // One WebSocket turn (realtime or token protocol); false when the connection is unusable.
-asio::awaitable<bool> ws_turn(websocket::stream<beast::tcp_stream>& ws, Shared& shared, beast::flat_buffer& buffer) {
+template <class WebSocket>
+asio::awaitable<bool> ws_turn(WebSocket& ws, Shared& shared, beast::flat_buffer& buffer) {
     error_code ec;
     auto& samples = shared.samples;
     const bool realtime = shared.options.protocol == Protocol::realtime;
@@ -277,44 +282,16 @@ asio::awaitable<void> pause_until(Clock::time_point when) {
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
-asio::awaitable<void> session(Shared& shared, int index) {
+// The scenario's turns for one connected session; `turn()` runs one, false when the
+// connection is unusable.
+template <class Turn>
+asio::awaitable<void> run_turns(Shared& shared, int index, Turn turn_once) {
     auto& options = shared.options;
-    auto& samples = shared.samples;
-    auto executor = co_await asio::this_coro::executor;
-    const auto ramp = std::chrono::milliseconds(options.ramp_ms);
-    if (options.scenario != Scenario::burst)
-        co_await pause_until(shared.start + ramp * index / std::max(1, options.sessions));
-
-    tcp::resolver resolver(executor);
-    error_code ec;
-    auto endpoints = co_await resolver.async_resolve(options.url.host, options.url.port,
-                                                     asio::redirect_error(asio::use_awaitable, ec));
-    beast::tcp_stream stream(executor);
-    if (!ec) co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-        samples.error("connect: " + ec.message());
-        co_return;
-    }
-    stream.socket().set_option(tcp::no_delay(true), ec);
-    beast::flat_buffer buffer;
-    std::optional<websocket::stream<beast::tcp_stream>> ws;
-    if (options.protocol != Protocol::direct) {
-        ws.emplace(std::move(stream));
-        ws->read_message_max(1 << 20);
-        co_await ws->async_handshake(options.url.host + ":" + options.url.port, options.url.path,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            samples.error("handshake: " + ec.message());
-            co_return;
-        }
-    }
-    ++samples.connected;
     auto turn = [&]() -> asio::awaitable<bool> {
-        bool usable = ws ? co_await ws_turn(*ws, shared, buffer) : co_await direct_turn(stream, shared, buffer);
+        bool usable = co_await turn_once();
         shared.last_turn_end_us = std::max(shared.last_turn_end_us, now_us());
         co_return usable;
     };
-
     switch (options.scenario) {
     case Scenario::idle:
         co_await pause_until(shared.stop_turns_at);
@@ -333,8 +310,59 @@ asio::awaitable<void> session(Shared& shared, int index) {
         }
         break;
     }
-    if (ws) {
-        co_await ws->async_close(websocket::close_code::normal, asio::redirect_error(asio::use_awaitable, ec));
+}
+
+// After connecting: the WebSocket handshake (over TLS first for wss://), the scenario's
+// turns, the close. `Transport` is beast::tcp_stream or an ssl_stream above it.
+template <class Transport>
+asio::awaitable<void> websocket_session(Shared& shared, int index, Transport transport) {
+    auto& options = shared.options;
+    auto& samples = shared.samples;
+    error_code ec;
+    if constexpr (!std::is_same_v<Transport, beast::tcp_stream>) {
+        co_await transport.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return samples.error("tls handshake: " + ec.message());
+    }
+    websocket::stream<Transport> ws(std::move(transport));
+    ws.read_message_max(1 << 20);
+    co_await ws.async_handshake(options.url.host + ":" + options.url.port, options.url.path,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return samples.error("handshake: " + ec.message());
+    ++samples.connected;
+    beast::flat_buffer buffer;
+    co_await run_turns(shared, index, [&]() -> asio::awaitable<bool> { co_return co_await ws_turn(ws, shared, buffer); });
+    co_await ws.async_close(websocket::close_code::normal, asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<void> session(Shared& shared, int index, asio::ssl::context& tls) {
+    auto& options = shared.options;
+    auto& samples = shared.samples;
+    auto executor = co_await asio::this_coro::executor;
+    const auto ramp = std::chrono::milliseconds(options.ramp_ms);
+    if (options.scenario != Scenario::burst)
+        co_await pause_until(shared.start + ramp * index / std::max(1, options.sessions));
+
+    tcp::resolver resolver(executor);
+    error_code ec;
+    auto endpoints = co_await resolver.async_resolve(options.url.host, options.url.port,
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    beast::tcp_stream stream(executor);
+    if (!ec) co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+        samples.error("connect: " + ec.message());
+        co_return;
+    }
+    stream.socket().set_option(tcp::no_delay(true), ec);
+    if (options.protocol == Protocol::direct) {
+        ++samples.connected;
+        beast::flat_buffer buffer;
+        co_await run_turns(shared, index, [&]() -> asio::awaitable<bool> {
+            co_return co_await direct_turn(stream, shared, buffer);
+        });
+    } else if (options.url.tls) {
+        co_await websocket_session(shared, index, beast::ssl_stream<beast::tcp_stream>(std::move(stream), tls));
+    } else {
+        co_await websocket_session(shared, index, std::move(stream));
     }
 }
 
@@ -368,7 +396,8 @@ int run(const RunOptions& options) {
     };
     shared.samples.window_from_us = us(shared.measure_from);
     if (options.scenario != Scenario::burst) shared.samples.window_to_us = us(shared.stop_turns_at);
-    for (int i = 0; i < options.sessions; ++i) asio::co_spawn(io, session(shared, i), asio::detached);
+    asio::ssl::context tls(asio::ssl::context::tls_client);  // wss:// only; loopback, unverified
+    for (int i = 0; i < options.sessions; ++i) asio::co_spawn(io, session(shared, i, tls), asio::detached);
     io.run();
     if (options.scenario == Scenario::burst) shared.samples.window_to_us = shared.last_turn_end_us;
     if (options.out.empty()) write_samples(shared.samples, std::cout);

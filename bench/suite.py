@@ -11,11 +11,12 @@ the scenario ran. Writes bench/results/<date>-suite.md and .jsonl.
 
 Environment (all optional):
   BENCH_GATEWAYS   floor python python-uvloop go voxgate   (subset, in this order)
-  BENCH_SCENARIOS  cold idle-1k idle-10k idle-15k voice-1000 voice-2000 b2b-100 b2b-500
-                   b2b-1000 burst-1000
+  BENCH_SCENARIOS  cold idle-1k idle-10k idle-15k idle-wss-1k voice-1000 voice-2000 b2b-100
+                   b2b-wss-100 b2b-500 b2b-1000 burst-1000   (-wss-: the clients connect over TLS)
   BENCH_UPSTREAMS  http https        (https: the mock over TLS, HTTP/1.1 only)
   BENCH_DURATION_S seconds of turns per load scenario (default 20)
   BENCH_OUT        results file stem (default bench/results/<date>-suite)
+  BENCH_VOXGATE    the voxgate binary (default build/voxgate; another build for an A/B)
 """
 import datetime
 import json
@@ -34,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 LOADGEN = os.path.join(BUILD, "bench_loadgen")
 MOCK = os.path.join(BUILD, "bench_mock_llm")
-VOXGATE = os.path.join(BUILD, "voxgate")
+VOXGATE = os.environ.get("BENCH_VOXGATE", os.path.join(BUILD, "voxgate"))
 PEER_GO = os.path.join(BUILD, "bench-peers", "peer-go")
 PEER_PY = os.path.join(ROOT, "bench", "peers", "python", "peer.py")
 PYTHON = "/usr/bin/python3"  # Debian's, where python3-aiohttp and python3-uvloop live
@@ -45,8 +46,8 @@ SESSIONS_PER_LOADGEN = {"load": 1000, "idle": 8000}
 TICK = os.sysconf("SC_CLK_TCK")
 
 ALL_GATEWAYS = ["floor", "python", "python-uvloop", "go", "voxgate"]
-ALL_SCENARIOS = ["cold", "idle-1k", "idle-10k", "idle-15k", "voice-1000", "voice-2000", "b2b-100", "b2b-500",
-                 "b2b-1000", "burst-1000"]
+ALL_SCENARIOS = ["cold", "idle-1k", "idle-10k", "idle-15k", "idle-wss-1k", "voice-1000", "voice-2000", "b2b-100",
+                 "b2b-wss-100", "b2b-500", "b2b-1000", "burst-1000"]
 
 
 def log(*args):
@@ -125,8 +126,8 @@ class Process:
 class Gateway:
     """How to start one gateway and which protocol and URL the load generator uses."""
 
-    def __init__(self, name, upstream, tls_dir):
-        self.name, self.upstream, self.tls_dir = name, upstream, tls_dir
+    def __init__(self, name, upstream, tls_dir, client_tls=False):
+        self.name, self.upstream, self.tls_dir, self.client_tls = name, upstream, tls_dir, client_tls
         self.mock_url = f"{upstream}://127.0.0.1:{MOCK_PORT[upstream]}/v1/chat/completions"
         self.ca = os.path.join(tls_dir, "ca.pem") if upstream == "https" else None
         if name == "floor":
@@ -138,7 +139,8 @@ class Gateway:
         else:
             self.protocol, self.port = "realtime", 9100
         if name != "floor":
-            self.url = f"ws://127.0.0.1:{self.port}" + ("/v1/realtime" if name == "voxgate" else "/ws")
+            self.url = (f"{'wss' if client_tls else 'ws'}://127.0.0.1:{self.port}" +
+                        ("/v1/realtime" if name == "voxgate" else "/ws"))
 
     def argv(self):
         if self.name.startswith("python"):
@@ -151,6 +153,8 @@ class Gateway:
             return [VOXGATE, "--config", self.voxgate_config()]
         if self.ca:
             argv += ["--ca-file", self.ca]
+        if self.client_tls:
+            argv += ["--cert", os.path.join(self.tls_dir, "ca.pem"), "--key", os.path.join(self.tls_dir, "key.pem")]
         return argv
 
     def voxgate_config(self):
@@ -159,7 +163,10 @@ class Gateway:
         text = text.replace("http://127.0.0.1:9200/v1", self.mock_url.rsplit("/chat/completions", 1)[0])
         if self.ca:
             text = text.replace('"model": "bench",', f'"model": "bench", "ca_file": "{self.ca}",')
-        path = os.path.join(self.tls_dir, f"voxgate-{self.upstream}.json")
+        if self.client_tls:
+            text = text.replace('"server": {', '"tls": { "cert_file": "%s", "key_file": "%s" },\n  "server": {' % (
+                os.path.join(self.tls_dir, "ca.pem"), os.path.join(self.tls_dir, "key.pem")))
+        path = os.path.join(self.tls_dir, f"voxgate-{self.upstream}{'-wss' if self.client_tls else ''}.json")
         with open(path, "w") as f:
             f.write(text)
         return path
@@ -197,6 +204,7 @@ def ideal_tokens_per_s(kind, sessions):
 
 def run_scenario(gateway, scenario, duration_s):
     kind, _, size = scenario.partition("-")
+    size = size.removeprefix("wss-")
     if kind == "cold":
         if gateway.name == "floor":
             return None
@@ -205,7 +213,7 @@ def run_scenario(gateway, scenario, duration_s):
                              capture_output=True, text=True, env={**os.environ, "BENCH_UPSTREAM_KEY": "bench"}).stdout
         return json.loads(out)
     sessions = int(size.replace("k", "000"))
-    if gateway.name == "floor" and (kind == "idle" or gateway.upstream == "https"):
+    if gateway.name == "floor" and (kind == "idle" or gateway.upstream == "https" or gateway.client_tls):
         return None  # no gateway process to hold connections; the direct client speaks plain HTTP only
     process = gateway.start()
     try:
@@ -323,7 +331,7 @@ def main():
             try:
                 for scenario in scenarios:
                     for name in gateways:
-                        gateway = Gateway(name, upstream, tmp)
+                        gateway = Gateway(name, upstream, tmp, client_tls="-wss-" in scenario)
                         log(f"[{time.monotonic() - started:6.0f}s] {upstream} {scenario} {name}")
                         try:
                             result = run_scenario(gateway, scenario, duration_s)

@@ -75,6 +75,8 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:9102", "HOST:PORT")
 	upstream := flag.String("upstream", "", "the model's chat completions URL")
 	caFile := flag.String("ca-file", "", "PEM CA to trust for an https upstream")
+	certFile := flag.String("cert", "", "PEM certificate: serve wss:// (with --key)")
+	keyFile := flag.String("key", "", "PEM private key for --cert")
 	flag.Parse()
 	key := os.Getenv("BENCH_UPSTREAM_KEY")
 	if key == "" {
@@ -122,7 +124,13 @@ func main() {
 		server.Close()
 	}()
 	fmt.Println("listening on " + *listen)
-	if err := server.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+	var err error
+	if *certFile != "" {
+		err = server.ListenAndServeTLS(*certFile, *keyFile)
+	} else {
+		err = server.ListenAndServe()
+	}
+	if err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
 }

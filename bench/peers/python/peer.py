@@ -57,6 +57,8 @@ async def main():
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--ca-file")
     parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--cert", help="PEM certificate: serve wss:// (with --key)")
+    parser.add_argument("--key")
     args = parser.parse_args()
     host, port = args.listen.rsplit(":", 1)
     tls = ssl.create_default_context(cafile=args.ca_file) if args.ca_file else None
@@ -68,7 +70,11 @@ async def main():
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, int(port), backlog=4096).start()
+    server_tls = None
+    if args.cert:
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(args.cert, args.key)
+    await web.TCPSite(runner, host, int(port), backlog=4096, ssl_context=server_tls).start()
     print(f"listening on {host}:{port}", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
