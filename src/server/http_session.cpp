@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http/read.hpp>
@@ -17,12 +16,13 @@
 #include "server/shard.hpp"
 #include "server/upgrade_admission.hpp"
 #include "server/metrics_service.hpp"
+#include "server/tls_socket.hpp"
 #include "server/ws_connection.hpp"
 
 namespace voxgate::server {
 
 namespace beast = boost::beast;
-using tls_stream = asio::ssl::stream<tcp_socket>;
+using tls_stream = TlsSocket;
 
 namespace {
 
@@ -75,7 +75,7 @@ void HttpSession<Stream>::run() {
     shard_.sweeper().track(*this);
     shard_.sweeper().watch(*this);  // until the first request is in: handshake deadline
     if constexpr (is_tls<Stream>) {
-        stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
+        stream_.async_handshake(buffer_.data(),
                                 contained_handler(this->shared_from_this(), &HttpSession::on_handshake));
     } else {
         read_request();
@@ -83,12 +83,12 @@ void HttpSession<Stream>::run() {
 }
 
 template <class Stream>
-void HttpSession<Stream>::on_handshake(error_code ec, std::size_t bytes_used) {
+void HttpSession<Stream>::on_handshake(error_code ec, std::size_t) {
     if (ec) {
         spdlog::debug("TLS handshake failed: {}", ec.message());
         return shutdown();
     }
-    buffer_.consume(bytes_used);
+    buffer_.consume(buffer_.size());  // the TLS stream took the detected bytes at the start
     read_request();
 }
 
@@ -121,7 +121,8 @@ void HttpSession<Stream>::on_header(error_code ec, std::size_t bytes) {
 template <class Stream>
 void HttpSession<Stream>::on_read(error_code ec, std::size_t) {
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated)
+        ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+        ec == asio::ssl::error::stream_truncated)
         return shutdown();
     request_arrived();
     if (ec) {
@@ -236,7 +237,7 @@ void HttpSession<Stream>::shutdown() {
             error_code ignored;
             self->stream_.next_layer().close(ignored);  // the pending shutdown ends with operation_aborted
         });
-        stream_.async_shutdown([self = this->shared_from_this(), linger](error_code) {
+        stream_.async_shutdown([self = this->shared_from_this(), linger](error_code, std::size_t) {
             linger->cancel();
             error_code ignored;
             self->stream_.next_layer().close(ignored);

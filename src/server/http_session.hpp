@@ -31,7 +31,7 @@ public:
     void fail_internal() override;
 
 private:
-    void on_handshake(error_code ec, std::size_t bytes_used);
+    void on_handshake(error_code ec, std::size_t);
     void read_request();
     void on_header(error_code ec, std::size_t bytes);
     void request_arrived();  // a request (or a malformed one) was read: the sweeper learns it

@@ -4,12 +4,11 @@
 
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "server/shard.hpp"
+#include "server/tls_socket.hpp"
 #include "server/upgrade_admission.hpp"
 
 namespace voxgate::server {
@@ -471,6 +470,6 @@ void WsConnection<NextLayer>::on_shutdown() {
 }
 
 template class WsConnection<tcp_socket>;
-template class WsConnection<asio::ssl::stream<tcp_socket>>;
+template class WsConnection<TlsSocket>;
 
 }  // namespace voxgate::server

@@ -1,7 +1,7 @@
 #pragma once
 // One WebSocket client connection: the read loop, the bounded send queue, keepalive
 // pings, idle timeout and the close handshake. Plain and TLS connections share this
-// template (NextLayer = tcp_socket or ssl::stream<tcp_socket>); the protocol logic
+// template (NextLayer = tcp_socket or TlsSocket); the protocol logic
 // lives in the ClientHandler it drives.
 //
 // Idle memory is a budget (docs/design.md, "Memory per idle session"): an idle connection
