@@ -7,6 +7,8 @@ packages=(
   build-essential cmake pkg-config ca-certificates openssl
   libboost1.81-dev libssl-dev nlohmann-json3-dev libcurl4-openssl-dev
   libspdlog-dev prometheus-cpp-dev libgtest-dev libsimdjson-dev
+  libsoxr-dev               # audio resampling
+  espeak-ng                 # the audio tests speak real phrases
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   iproute2                  # ss: the TCP keepalive test reads socket timers
 )
