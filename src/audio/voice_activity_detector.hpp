@@ -51,7 +51,6 @@ public:
 
     bool in_speech() const { return in_speech_; }
     std::int64_t position_ms() const;
-    double start_level_dbfs() const { return start_level_db_; }
 
 private:
     void on_frame(std::vector<VadEvent>& events);

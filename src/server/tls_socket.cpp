@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include <sys/socket.h>
 
@@ -23,16 +24,25 @@ struct TlsSocket::Core {
     std::string unsent;   // ciphertext the kernel has not taken yet
     int failed_errno = 0;  // the errno of the last failed recv/send
 
-    // Sends what `unsent` holds; an error is kept in `failed_errno`.
+    // Sends what the kernel takes of `data` now: the bytes sent (0 when the socket is
+    // full), or -1 after a hard error, kept in `failed_errno`.
+    ssize_t send_now(const char* data, std::size_t size) {
+        for (;;) {
+            ssize_t sent = ::send(fd, data, size, MSG_NOSIGNAL);
+            if (sent >= 0) return sent;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+            failed_errno = errno;
+            return -1;
+        }
+    }
+
+    // Sends what `unsent` holds, as far as the kernel takes it.
     error_code flush() {
         while (!unsent.empty()) {
-            ssize_t sent = ::send(fd, unsent.data(), unsent.size(), MSG_NOSIGNAL);
-            if (sent < 0) {
-                if (errno == EINTR) continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
-                failed_errno = errno;
-                return {errno, boost::system::system_category()};
-            }
+            ssize_t sent = send_now(unsent.data(), unsent.size());
+            if (sent < 0) return {failed_errno, boost::system::system_category()};
+            if (sent == 0) return {};
             unsent.erase(0, static_cast<std::size_t>(sent));
         }
         std::string().swap(unsent);  // an idle connection keeps no send buffer
@@ -78,21 +88,9 @@ int bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
 int bio_write(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
     auto& core = core_of(bio);
     BIO_clear_retry_flags(bio);
-    std::size_t sent = 0;
-    if (core.unsent.empty()) {
-        for (;;) {
-            ssize_t n = ::send(core.fd, data, size, MSG_NOSIGNAL);
-            if (n >= 0) {
-                sent = static_cast<std::size_t>(n);
-                break;
-            }
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-            core.failed_errno = errno;
-            return 0;
-        }
-    }
-    core.unsent.append(data + sent, size - sent);
+    ssize_t sent = core.unsent.empty() ? core.send_now(data, size) : 0;
+    if (sent < 0) return 0;
+    core.unsent.append(data + sent, size - static_cast<std::size_t>(sent));
     *written = size;
     return 1;
 }
@@ -169,11 +167,15 @@ TlsSocket::Attempt TlsSocket::attempt(Operation op, asio::mutable_buffer buffer,
     // encrypts on its first attempt all the same, because its plaintext may be this
     // thread's gather scratch, which the next write reuses; the BIO appends the new record
     // behind what is waiting, so the order holds.
+    // What waiting ciphertext means for this attempt: nullopt = go on, else the answer.
+    auto drain = [&]() -> std::optional<Attempt> {
+        if (auto ec = core.flush()) return Attempt{Wait::none, ec, 0};
+        if (!core.unsent.empty() && op != Operation::read) return Attempt{Wait::write, {}, 0};
+        return std::nullopt;
+    };
     const bool encrypt_now = op == Operation::write && !encrypted;
-    if (!core.unsent.empty() && !encrypt_now) {
-        if (auto ec = core.flush()) return {Wait::none, ec, 0};
-        if (!core.unsent.empty() && op != Operation::read) return {Wait::write, {}, 0};
-    }
+    if (!core.unsent.empty() && !encrypt_now)
+        if (auto answer = drain()) return *answer;
     if (op == Operation::write && encrypted) return {Wait::none, {}, buffer.size()};  // it has all left
     if ((op == Operation::read || op == Operation::write) && buffer.size() == 0) return {Wait::none, {}, 0};
 
@@ -196,10 +198,8 @@ TlsSocket::Attempt TlsSocket::attempt(Operation op, asio::mutable_buffer buffer,
         break;
     }
     if (result == 1) {
-        if (!core.unsent.empty() && op != Operation::read) {
-            if (auto ec = core.flush()) return {Wait::none, ec, 0};
-            if (!core.unsent.empty()) return {Wait::write, {}, 0};
-        }
+        if (!core.unsent.empty() && op != Operation::read)
+            if (auto answer = drain()) return *answer;
         return {Wait::none, {}, op == Operation::handshake || op == Operation::shutdown ? 0 : bytes};
     }
 

@@ -136,7 +136,7 @@ struct TlsSocket::DriveOp {
     bool waited = false;      // an attempt has waited: completing directly is safe
     bool encrypted = false;   // a write's plaintext is in `unsent` already
     bool completing = false;  // the result below is being delivered after a post
-    Attempt result;
+    Attempt result{};
 
     template <class Self>
     void operator()(Self& self, error_code ec = {}) {
@@ -162,7 +162,7 @@ struct TlsSocket::DriveOp {
 template <class Token>
 auto TlsSocket::drive(Operation op, asio::mutable_buffer buffer, Token&& token) {
     return asio::async_compose<Token, void(error_code, std::size_t)>(
-        DriveOp{*this, op, buffer, false, false, false, {}}, token, socket_);
+        DriveOp{*this, op, buffer}, token, socket_);
 }
 
 // Beast's WebSocket close: TLS close_notify exchange, then the socket is closed by Beast.
