@@ -1246,7 +1246,8 @@ TEST(RealtimeE2E, MetricsCountCancelledAndFailedResponsesAndUpstreamStatuses) {
 // Flow control, hand-over timing and shutdown
 
 // Reads one response's events as they come; deltas are checked against the mock's default
-// tokens without keeping them. Fails the test if the connection is lost first.
+// tokens without keeping them. Fails the test if the connection is lost first, or if the
+// response has not ended by `deadline` (a stream that trickles must fail, not hang).
 struct StreamedResponse {
     int deltas = 0;
     bool in_order = true;
@@ -1255,9 +1256,14 @@ struct StreamedResponse {
     std::string status() const { return done.is_object() ? done["response"].value("status", "") : "(no response.done)"; }
 };
 
-StreamedResponse read_default_token_response(WsClient& ws) {
+StreamedResponse read_default_token_response(WsClient& ws, std::chrono::seconds deadline = 120s) {
     StreamedResponse result;
+    const auto give_up_at = std::chrono::steady_clock::now() + deadline;
     for (;;) {
+        if (std::chrono::steady_clock::now() >= give_up_at) {
+            ADD_FAILURE() << "no response.done within " << deadline.count() << " s; " << result.deltas << " deltas read";
+            return result;
+        }
         auto message = ws.read();
         if (!message) {
             ADD_FAILURE() << "connection lost after " << result.deltas << " deltas: " << ws.error().message()
@@ -1277,6 +1283,9 @@ StreamedResponse read_default_token_response(WsClient& ws) {
     }
 }
 
+// SO_RCVBUF of the clients that stop reading (see the first test below for why not less).
+constexpr int slow_reader_receive_buffer = 64 * 1024;
+
 TEST(RealtimeE2E, SlowReaderGetsEveryTokenInOrderWithoutBeingDisconnected) {
     MockUpstream mock;
     Config config = gateway_config(mock);
@@ -1284,11 +1293,14 @@ TEST(RealtimeE2E, SlowReaderGetsEveryTokenInOrderWithoutBeingDisconnected) {
     config.limits.max_response_bytes = 512 * 1024;  // the whole (about 440 KB) text is wanted
     TestGateway gateway(config);
     // A small receive buffer, set before connect, so the kernel cannot absorb the stream.
-    RealtimeClient client(gateway.port(), "?model=gpt-e2e", 4096);
+    // Not smaller: with a few KiB over loopback (MSS 64 KiB) Linux 6.x can pin the window
+    // at one small segment per 200 ms persist probe once the reader resumes, about 10 KB/s,
+    // and the 8.5 MB stream then takes a quarter of an hour to arrive.
+    RealtimeClient client(gateway.port(), "?model=gpt-e2e", slow_reader_receive_buffer);
 
     // About 8.5 MB of delta frames while the client does not read: more than the send queue's
     // hard limit (8 x 512 KiB) plus every socket buffer of the connection (tcp_wmem allows
-    // 4 MiB), so the client survives only if the gateway holds the provider back. The
+    // 4 MiB, the client's receive buffer is 64 KiB), so the client survives only if the gateway holds the provider back. The
     // response text itself stays small enough for the closing burst (see the next test).
     constexpr int tokens = 50000;
     client.send(user_message("Flood me [mock tokens=" + std::to_string(tokens) + "]"));
@@ -1324,7 +1336,7 @@ TEST(RealtimeE2E, ClientThatNeverReadsIsClosedWith1008WhenTheQueuePassesTheHardL
     Config config = gateway_config(mock);
     config.limits.send_queue_bytes = 4096;  // hard limit 32 KiB
     TestGateway gateway(config);
-    RealtimeClient client(gateway.port(), "?model=gpt-e2e", 4096);
+    RealtimeClient client(gateway.port(), "?model=gpt-e2e", slow_reader_receive_buffer);
 
     // About 28 KB of text: the five closing events, each repeating it, are queued in one
     // go (about 140 KB, pause or not), past the hard limit.
