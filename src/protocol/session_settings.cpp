@@ -1,5 +1,10 @@
 #include "protocol/session_settings.hpp"
 
+#include <optional>
+#include <string>
+
+#include "audio/audio_format.hpp"
+
 namespace voxgate::protocol {
 
 SessionSettings SessionSettings::from_config(const SessionsConfig& config) {
@@ -162,6 +167,18 @@ bool is_ga_audio_format(const Json& format) {
     return type != format.end() && (*type == "audio/pcm" || *type == "audio/pcmu" || *type == "audio/pcma");
 }
 
+// A GA format object may carry a `rate`; the protocol fixes it per type (audio/pcm 24 kHz,
+// G.711 8 kHz), so any other value is refused rather than silently played at the wrong speed.
+// Returns the error message, or nothing when the rate is absent or right.
+std::optional<std::string> wrong_rate(const Json& format) {
+    const auto rate = format.find("rate");
+    if (rate == format.end()) return std::nullopt;
+    const std::string type = format["type"].get<std::string>();
+    const auto known = audio::format_from_mime(type);  // is_ga_audio_format accepted the type
+    if (known && rate->is_number_integer() && rate->get<long long>() == known->sample_rate) return std::nullopt;
+    return " must be " + std::to_string(known ? known->sample_rate : 0) + " for " + type + " (the protocol fixes the rate)";
+}
+
 // Reads one side of the GA `audio` object ("input" or "output") into patch.audio[side].
 // Only known keys are kept, so repeated updates cannot grow the stored object.
 void read_audio_side(Fields& audio_fields, std::string_view side, Json& patch_side) {
@@ -175,13 +192,16 @@ void read_audio_side(Fields& audio_fields, std::string_view side, Json& patch_si
         patch_side[std::string(key)] = *it;
     };
     auto null_or_object = [](const Json& v) { return v.is_null() || v.is_object(); };
+    copy_if_present("format", is_ga_audio_format, "an audio format object (audio/pcm, audio/pcmu, audio/pcma)");
+    if (fields.ok() && patch_side.contains("format")) {
+        if (auto problem = wrong_rate(patch_side["format"]))
+            return fields.fail(codes::invalid_value, "format.rate", "'" + fields.param("format.rate") + "'" + *problem);
+    }
     if (side == "input") {
-        copy_if_present("format", is_ga_audio_format, "an audio format object (audio/pcm, audio/pcmu, audio/pcma)");
         copy_if_present("noise_reduction", null_or_object, "an object or null");
         copy_if_present("transcription", null_or_object, "an object or null");
         copy_if_present("turn_detection", null_or_object, "an object or null");
     } else {
-        copy_if_present("format", is_ga_audio_format, "an audio format object (audio/pcm, audio/pcmu, audio/pcma)");
         copy_if_present("voice", [](const Json& v) { return v.is_string() || v.is_object(); }, "a string or an object");
         copy_if_present("speed", [](const Json& v) { return v.is_number(); }, "a number");
     }

@@ -104,6 +104,26 @@ TEST(ProtocolSessionSettings, AudioIsMergedAndEchoed) {
     EXPECT_EQ(error_of(R"({"voice":5})").code, "invalid_type");
 }
 
+// The protocol fixes each format's rate: the right one (or none) is taken, any other value
+// is a clear error naming the field.
+TEST(ProtocolSessionSettings, AudioFormatRateMustBeTheFormatsOwn) {
+    SessionSettings settings;
+    apply_patch(settings, patch_of(R"({"audio":{"input":{"format":{"type":"audio/pcmu","rate":8000}},
+        "output":{"format":{"type":"audio/pcm","rate":24000}}}})"));
+    EXPECT_EQ(settings.audio["input"]["format"]["rate"], 8000);
+    EXPECT_EQ(settings.audio["output"]["format"]["rate"], 24000);
+
+    const auto wrong_pcm = error_of(R"({"audio":{"input":{"format":{"type":"audio/pcm","rate":16000}}}})");
+    EXPECT_EQ(wrong_pcm.code, "invalid_value");
+    EXPECT_EQ(wrong_pcm.param, "session.audio.input.format.rate");
+    EXPECT_NE(wrong_pcm.message.find("must be 24000 for audio/pcm"), std::string::npos) << wrong_pcm.message;
+    const auto wrong_alaw = error_of(R"({"audio":{"output":{"format":{"type":"audio/pcma","rate":24000}}}})");
+    EXPECT_EQ(wrong_alaw.param, "session.audio.output.format.rate");
+    EXPECT_NE(wrong_alaw.message.find("must be 8000 for audio/pcma"), std::string::npos) << wrong_alaw.message;
+    EXPECT_EQ(error_of(R"({"audio":{"input":{"format":{"type":"audio/pcm","rate":"24000"}}}})").param,
+              "session.audio.input.format.rate");
+}
+
 TEST(ProtocolSessionSettings, UnknownFieldsAreIgnored) {
     SessionSettings settings;
     apply_patch(settings, patch_of(R"({"tracing":"auto","truncation":"auto","include":[],"parallel_tool_calls":true})"));
