@@ -164,7 +164,7 @@ std::optional<Json> ga_audio_format(const std::string& beta) {
 bool is_ga_audio_format(const Json& format) {
     if (!format.is_object()) return false;
     auto type = format.find("type");
-    return type != format.end() && (*type == "audio/pcm" || *type == "audio/pcmu" || *type == "audio/pcma");
+    return type != format.end() && type->is_string() && audio::format_from_mime(type->get<std::string>()).has_value();
 }
 
 // A GA format object may carry a `rate`; the protocol fixes it per type (audio/pcm 24 kHz,
@@ -174,9 +174,9 @@ std::optional<std::string> wrong_rate(const Json& format) {
     const auto rate = format.find("rate");
     if (rate == format.end()) return std::nullopt;
     const std::string type = format["type"].get<std::string>();
-    const auto known = audio::format_from_mime(type);  // is_ga_audio_format accepted the type
-    if (known && rate->is_number_integer() && rate->get<long long>() == known->sample_rate) return std::nullopt;
-    return " must be " + std::to_string(known ? known->sample_rate : 0) + " for " + type + " (the protocol fixes the rate)";
+    const int expected = audio::format_from_mime(type)->sample_rate;  // is_ga_audio_format accepted the type
+    if (rate->is_number_integer() && rate->get<long long>() == expected) return std::nullopt;
+    return " must be " + std::to_string(expected) + " for " + type + " (the protocol fixes the rate)";
 }
 
 // Reads one side of the GA `audio` object ("input" or "output") into patch.audio[side].

@@ -169,12 +169,13 @@ TlsSocket::Attempt TlsSocket::attempt(Operation op, asio::mutable_buffer buffer,
     // behind what is waiting, so the order holds.
     // What waiting ciphertext means for this attempt: nullopt = go on, else the answer.
     auto drain = [&]() -> std::optional<Attempt> {
+        if (core.unsent.empty()) return std::nullopt;
         if (auto ec = core.flush()) return Attempt{Wait::none, ec, 0};
         if (!core.unsent.empty() && op != Operation::read) return Attempt{Wait::write, {}, 0};
         return std::nullopt;
     };
     const bool encrypt_now = op == Operation::write && !encrypted;
-    if (!core.unsent.empty() && !encrypt_now)
+    if (!encrypt_now)
         if (auto answer = drain()) return *answer;
     if (op == Operation::write && encrypted) return {Wait::none, {}, buffer.size()};  // it has all left
     if ((op == Operation::read || op == Operation::write) && buffer.size() == 0) return {Wait::none, {}, 0};
@@ -198,7 +199,7 @@ TlsSocket::Attempt TlsSocket::attempt(Operation op, asio::mutable_buffer buffer,
         break;
     }
     if (result == 1) {
-        if (!core.unsent.empty() && op != Operation::read)
+        if (op != Operation::read)
             if (auto answer = drain()) return *answer;
         return {Wait::none, {}, op == Operation::handshake || op == Operation::shutdown ? 0 : bytes};
     }
