@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libssl-dev nlohmann-json3-dev libcurl4-openssl-dev
   libspdlog-dev prometheus-cpp-dev libgtest-dev libsimdjson-dev
   libsoxr-dev               # audio resampling
+  libpocketsphinx-dev pocketsphinx-en-us  # offline speech-to-text (speech_to_text.kind pocketsphinx)
   espeak-ng                 # the audio tests speak real phrases
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   iproute2                  # ss: the TCP keepalive test reads socket timers

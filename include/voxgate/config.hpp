@@ -49,7 +49,9 @@ struct LimitsConfig {
     std::size_t max_http_body_bytes = 64 * 1024;      // over it -> 413
     std::chrono::seconds idle_timeout{60};            // no frame (not even a pong) for this long -> close
     std::chrono::seconds ping_interval{20};           // ping a connection silent for this long
-    double max_events_per_second = 50;                // client events; over it -> error, then 1008
+    // Client events; over it -> error, then 1008. An audio client streaming 20 ms chunks
+    // sends 50 per second of appends alone, so the default leaves room for that and more.
+    double max_events_per_second = 100;
     std::size_t max_connections = 100000;             // TCP connections, all kinds; over it -> closed at accept
     // Everything one conversation stores (items with all their fields and a fixed cost per
     // item and content part, instructions, tools); past it the oldest items are evicted.
@@ -66,6 +68,9 @@ struct LimitsConfig {
     // Resumes of an unknown (or another key's) session id per client address per minute;
     // past it the handshake gets 429 (guessing ids is hopeless; this keeps it also costly).
     std::size_t max_failed_resumes_per_minute_per_ip = 20;  // 0 = off
+    // Audio a session's input buffer may hold before a commit (input_audio_buffer.append past
+    // it -> input_audio_buffer_full, the audio is dropped). 60 s of 24 kHz PCM16 is 2.9 MB.
+    std::chrono::seconds max_input_audio_seconds{60};
 };
 
 struct WebSocketConfig {
@@ -161,6 +166,23 @@ struct ProviderConfig {
     bool usable() const { return kind == "demo" || api_key_env.empty() || !api_key.empty(); }
 };
 
+// Speech-to-text for committed input audio (README "Voice input"). `pocketsphinx` recognises
+// locally (Debian pocketsphinx-en-us, offline, no key); `none` turns transcription off, and a
+// committed utterance then gets conversation.item.input_audio_transcription.failed.
+struct SpeechToTextConfig {
+    std::string kind = "pocketsphinx";  // pocketsphinx | none
+    std::string model_dir = "/usr/share/pocketsphinx/model/en-us";  // holds en-us/, en-us.lm.bin, cmudict-en-us.dict
+    // Utterances queued or being recognised, gateway-wide; past it a commit's transcription
+    // fails at once with `transcription_busy` instead of waiting behind a growing queue.
+    std::size_t max_pending = 32;
+};
+
+// The compute pool: threads for CPU-heavy work (speech recognition) that must never run
+// on a shard thread. Results are posted back to the session's shard.
+struct ComputeConfig {
+    unsigned threads = 1;
+};
+
 struct Config {
     ServerConfig server;
     TlsConfig tls;
@@ -171,6 +193,8 @@ struct Config {
     LogConfig log;
     SessionsConfig sessions;
     AuthConfig auth;
+    SpeechToTextConfig speech_to_text;
+    ComputeConfig compute;
     std::vector<ProviderConfig> providers;
     // client-visible model name (or "*") -> ordered provider names (fallback order)
     std::map<std::string, std::vector<std::string>> routes;

@@ -124,6 +124,7 @@ std::int64_t integer_from_json(const json& value, const IntRange& range, std::st
     throw ConfigError(where, expected_integer(range, false));
 }
 
+constexpr std::array<std::string_view, 2> speech_to_text_kinds{"pocketsphinx", "none"};
 constexpr std::array<std::string_view, 7> log_levels{"trace", "debug", "info", "warn",
                                                      "error", "critical", "off"};
 constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
@@ -467,6 +468,7 @@ void read_limits(JsonSection section, LimitsConfig& limits) {
     section.read_integer("max_requests_per_connection", limits.max_requests_per_connection, at_least(0));
     section.read_integer("max_failed_resumes_per_minute_per_ip", limits.max_failed_resumes_per_minute_per_ip,
                          between(0, 1000000));
+    section.read_duration("max_input_audio_seconds", limits.max_input_audio_seconds, between(1, 3600));
     section.reject_unknown_keys();
 
     // Left out: the default shrinks to fit a small send queue or conversation budget.
@@ -496,6 +498,18 @@ void read_limits(JsonSection section, LimitsConfig& limits) {
                           "expected a value > limits.ping_interval_seconds (" +
                               std::to_string(limits.ping_interval.count()) + ")");
     }
+}
+
+void read_speech_to_text(JsonSection section, SpeechToTextConfig& speech) {
+    section.read_choice("kind", speech.kind, speech_to_text_kinds);
+    section.read_string("model_dir", speech.model_dir);
+    section.read_integer("max_pending", speech.max_pending, between(1, 100000));
+    section.reject_unknown_keys();
+}
+
+void read_compute(JsonSection section, ComputeConfig& compute) {
+    section.read_integer("threads", compute.threads, between(1, 256));
+    section.reject_unknown_keys();
 }
 
 void read_websocket(JsonSection section, WebSocketConfig& websocket) {
@@ -904,6 +918,8 @@ Config config_from_json(std::string_view json_text, std::string_view origin, con
     if (auto section = root.section("log")) read_log(*section, config.log);
     if (auto section = root.section("sessions")) read_sessions(*section, config.sessions);
     if (auto section = root.section("auth")) read_auth(*section, config.auth);
+    if (auto section = root.section("speech_to_text")) read_speech_to_text(*section, config.speech_to_text);
+    if (auto section = root.section("compute")) read_compute(*section, config.compute);
 
     const json* providers = root.find("providers");
     const json* routes = root.find("routes");

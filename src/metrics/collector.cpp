@@ -190,6 +190,17 @@ std::vector<MetricFamily> Collector::collect() const {
     add_sum(out, shards_, "voxgate_conversation_too_large_total",
             "Client events refused because one item or the session settings alone exceed limits.max_conversation_bytes.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.conversation_too_large.value(); });
+    add_sum(out, shards_, "voxgate_input_audio_buffer_full_total",
+            "input_audio_buffer.append refused: the buffer holds limits.max_input_audio_seconds of audio.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.input_audio_buffer_full.value(); });
+    add_sum(out, shards_, "voxgate_input_audio_committed_total",
+            "Input audio utterances committed, by the client or by server VAD.", MetricType::Counter,
+            [](const ShardMetrics& s) { return s.input_audio_committed.value(); });
+    add_sum(out, shards_, "voxgate_transcriptions_completed_total", "Committed utterances transcribed.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.transcriptions_completed.value(); });
+    add_sum(out, shards_, "voxgate_transcriptions_failed_total",
+            "Committed utterances whose transcription failed (recogniser error, busy, or speech_to_text off).",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.transcriptions_failed.value(); });
     add_sum(out, shards_, "voxgate_responses_size_limited_total",
             "Responses ended incomplete at limits.max_response_bytes.", MetricType::Counter,
             [](const ShardMetrics& s) { return s.responses_size_limited.value(); });

@@ -165,6 +165,11 @@ struct alignas(64) ShardMetrics {
     Counter conversation_items_evicted;
     Counter conversation_too_large;  // events refused: the item or settings alone do not fit
     Counter responses_size_limited;  // responses ended incomplete at limits.max_response_bytes
+    // input audio
+    Counter input_audio_buffer_full;   // appends refused at limits.max_input_audio_seconds
+    Counter input_audio_committed;     // utterances committed (by hand or by server VAD)
+    Counter transcriptions_completed;
+    Counter transcriptions_failed;     // recogniser error, busy (speech_to_text.max_pending) or off
 
     // client authentication and per-key limits
     std::array<Counter, auth_rejection_count> auth_rejections;

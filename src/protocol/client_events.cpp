@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "audio/base64.hpp"
 #include "protocol/json_fields.hpp"
 
 namespace voxgate::protocol {
@@ -10,8 +11,7 @@ namespace {
 // Realtime client events voxgate knows but does not implement: refused by name, so a
 // client learns "not here" rather than "you misspelled it".
 constexpr std::array unsupported_events = {
-    std::string_view("input_audio_buffer.append"),  std::string_view("input_audio_buffer.commit"),
-    std::string_view("input_audio_buffer.clear"),   std::string_view("output_audio_buffer.clear"),
+    std::string_view("output_audio_buffer.clear"),
     std::string_view("transcription_session.update"),
 };
 
@@ -113,6 +113,19 @@ std::optional<ClientEventBody> decode_body(std::string_view type, Fields& fields
     }
     if (type == "conversation.item.truncate") return decode_item_truncate(fields);
     if (type == "response.create") return decode_response_create(fields, error);
+    if (type == "input_audio_buffer.append") {
+        auto audio = fields.string("audio", true);
+        if (!fields.ok()) return std::nullopt;
+        AudioAppend append;
+        append.audio.reserve(audio::base64_decoded_size(audio->size()));
+        if (!audio::base64_decode(*audio, append.audio)) {
+            fields.fail(codes::invalid_audio, "audio", "'audio' must be standard base64 (RFC 4648, padded)");
+            return std::nullopt;
+        }
+        return append;
+    }
+    if (type == "input_audio_buffer.commit") return AudioCommit{};
+    if (type == "input_audio_buffer.clear") return AudioClear{};
     if (type == "response.cancel") {
         auto response_id = fields.string("response_id");
         if (!fields.ok()) return std::nullopt;
@@ -121,7 +134,7 @@ std::optional<ClientEventBody> decode_body(std::string_view type, Fields& fields
     for (auto unsupported : unsupported_events) {
         if (type == unsupported) {
             error = invalid_request(codes::unsupported_event,
-                                    "'" + std::string(type) + "' is not supported: voxgate handles text only", "type");
+                                    "'" + std::string(type) + "' is not supported by voxgate", "type");
             return std::nullopt;
         }
     }

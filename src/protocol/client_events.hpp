@@ -65,8 +65,16 @@ struct ResponseCancel {
     std::string response_id;  // "" = whichever response is active
 };
 
-using ClientEventBody =
-    std::variant<SessionUpdate, ItemCreate, ItemDelete, ItemRetrieve, ItemTruncate, ResponseCreate, ResponseCancel>;
+// input_audio_buffer.append: `audio` already base64-decoded (bad base64 is refused here);
+// whether the bytes fit the session's format is the session's to check.
+struct AudioAppend {
+    std::vector<std::uint8_t> audio;
+};
+struct AudioCommit {};
+struct AudioClear {};
+
+using ClientEventBody = std::variant<SessionUpdate, ItemCreate, ItemDelete, ItemRetrieve, ItemTruncate, ResponseCreate,
+                                     ResponseCancel, AudioAppend, AudioCommit, AudioClear>;
 
 struct ClientEvent {
     std::string event_id;  // "" when the client sent none

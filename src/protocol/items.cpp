@@ -36,6 +36,7 @@ std::string_view to_string(ContentType type) {
         case ContentType::input_text: return "input_text";
         case ContentType::text: return "text";
         case ContentType::output_text: return "output_text";
+        case ContentType::input_audio: return "input_audio";
     }
     return "input_text";
 }
@@ -62,6 +63,13 @@ std::size_t Item::size_chars() const {
     return size;
 }
 
+namespace {
+OrderedJson empty_as_null(const std::string& text) {
+    if (text.empty()) return nullptr;
+    return text;
+}
+}  // namespace
+
 OrderedJson item_json(const Item& item) {
     OrderedJson out;
     out["id"] = item.id;
@@ -72,7 +80,12 @@ OrderedJson item_json(const Item& item) {
         case ItemType::message: {
             out["role"] = to_string(item.role);
             auto& content = out["content"] = OrderedJson::array();
-            for (const auto& part : item.content) content.push_back({{"type", to_string(part.type)}, {"text", part.text}});
+            for (const auto& part : item.content) {
+                if (part.type == ContentType::input_audio)
+                    content.push_back({{"type", "input_audio"}, {"transcript", empty_as_null(part.text)}});
+                else
+                    content.push_back({{"type", to_string(part.type)}, {"text", part.text}});
+            }
             break;
         }
         case ItemType::function_call:

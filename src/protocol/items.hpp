@@ -22,7 +22,9 @@ enum class Role : std::uint8_t { user, system, assistant };
 enum class ItemStatus : std::uint8_t { in_progress, completed, incomplete };
 // Kept as the client (or the model) used it and echoed back unchanged: GA clients write
 // `output_text` for assistant text, beta clients `text`; user and system text is `input_text`.
-enum class ContentType : std::uint8_t { input_text, text, output_text };
+// `input_audio`: a user turn spoken into input_audio_buffer; voxgate keeps its transcript
+// (in `text`; "" until transcribed), never the audio, and the model reads the transcript.
+enum class ContentType : std::uint8_t { input_text, text, output_text, input_audio };
 
 std::string_view to_string(ItemType type);
 std::string_view to_string(Role role);

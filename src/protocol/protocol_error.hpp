@@ -17,12 +17,17 @@ inline constexpr std::string_view invalid_type = "invalid_type";    // a field h
 inline constexpr std::string_view invalid_value = "invalid_value";  // right type, unacceptable value
 inline constexpr std::string_view unknown_event_type = "unknown_event_type";  // not a Realtime client event
 // valid Realtime, but not something voxgate does (yet)
-inline constexpr std::string_view unsupported_event = "unsupported_event";  // e.g. input_audio_buffer.append
+inline constexpr std::string_view unsupported_event = "unsupported_event";  // e.g. output_audio_buffer.clear
 inline constexpr std::string_view unsupported_modality = "unsupported_modality";  // output_modalities other than ["text"]
 inline constexpr std::string_view unsupported_content_type = "unsupported_content_type";  // input_audio, input_image, ...
 inline constexpr std::string_view unsupported_item_type = "unsupported_item_type";  // e.g. mcp_call
 inline constexpr std::string_view unsupported_tool_type = "unsupported_tool_type";  // tools other than "function"
 inline constexpr std::string_view unsupported_session_type = "unsupported_session_type";  // session.type "transcription"
+// input audio (input_audio_buffer.*)
+inline constexpr std::string_view invalid_audio = "invalid_audio";  // not base64, or not whole samples of the format
+inline constexpr std::string_view input_audio_buffer_full = "input_audio_buffer_full";  // limits.max_input_audio_seconds
+// OpenAI's code for a commit of an empty buffer or of less than 100 ms of audio
+inline constexpr std::string_view input_audio_buffer_commit_empty = "input_audio_buffer_commit_empty";
 // conversation state
 inline constexpr std::string_view item_not_found = "item_not_found";
 inline constexpr std::string_view duplicate_item_id = "duplicate_item_id";

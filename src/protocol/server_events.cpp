@@ -55,6 +55,47 @@ std::string output_item_event(std::string_view type, std::string_view response_i
 
 }  // namespace
 
+std::string input_audio_buffer_committed(std::optional<std::string_view> previous_item_id, std::string_view item_id) {
+    auto out = event("input_audio_buffer.committed");
+    out["previous_item_id"] = nullable(previous_item_id);
+    out["item_id"] = item_id;
+    return to_text(out);
+}
+
+std::string input_audio_buffer_cleared() { return to_text(event("input_audio_buffer.cleared")); }
+
+std::string input_audio_buffer_speech_started(std::int64_t audio_start_ms, std::string_view item_id) {
+    auto out = event("input_audio_buffer.speech_started");
+    out["audio_start_ms"] = audio_start_ms;
+    out["item_id"] = item_id;
+    return to_text(out);
+}
+
+std::string input_audio_buffer_speech_stopped(std::int64_t audio_end_ms, std::string_view item_id) {
+    auto out = event("input_audio_buffer.speech_stopped");
+    out["audio_end_ms"] = audio_end_ms;
+    out["item_id"] = item_id;
+    return to_text(out);
+}
+
+std::string input_audio_transcription_completed(std::string_view item_id, std::size_t content_index,
+                                                std::string_view transcript) {
+    auto out = event("conversation.item.input_audio_transcription.completed");
+    out["item_id"] = item_id;
+    out["content_index"] = content_index;
+    out["transcript"] = transcript;
+    return to_text(out);
+}
+
+std::string input_audio_transcription_failed(std::string_view item_id, std::size_t content_index,
+                                             const ProtocolError& error) {
+    auto out = event("conversation.item.input_audio_transcription.failed");
+    out["item_id"] = item_id;
+    out["content_index"] = content_index;
+    out["error"] = {{"type", error.type}, {"code", error.code}, {"message", error.message}, {"param", empty_as_null(error.param)}};
+    return to_text(out);
+}
+
 std::string error_event(const ProtocolError& error) {
     auto out = event("error");
     out["error"] = {{"type", error.type},

@@ -26,6 +26,16 @@ std::string conversation_item_deleted(std::string_view item_id);
 std::string conversation_item_retrieved(const Item& item);
 std::string conversation_item_truncated(std::string_view item_id, std::int64_t content_index, std::int64_t audio_end_ms);
 
+// Input audio (docs/wire-protocols.md 1.5, 1.7). item_id: the user item the audio becomes.
+std::string input_audio_buffer_committed(std::optional<std::string_view> previous_item_id, std::string_view item_id);
+std::string input_audio_buffer_cleared();
+std::string input_audio_buffer_speech_started(std::int64_t audio_start_ms, std::string_view item_id);
+std::string input_audio_buffer_speech_stopped(std::int64_t audio_end_ms, std::string_view item_id);
+std::string input_audio_transcription_completed(std::string_view item_id, std::size_t content_index,
+                                                std::string_view transcript);
+std::string input_audio_transcription_failed(std::string_view item_id, std::size_t content_index,
+                                             const ProtocolError& error);
+
 // One entry of rate_limits.updated (docs/wire-protocols.md 1.7).
 struct RateLimit {
     std::string_view name;  // "requests" | "tokens"

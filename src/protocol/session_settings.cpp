@@ -179,6 +179,31 @@ std::optional<std::string> wrong_rate(const Json& format) {
     return " must be " + std::to_string(expected) + " for " + type + " (the protocol fixes the rate)";
 }
 
+// turn_detection: null, or {type: "server_vad", threshold 0..1, prefix_padding_ms,
+// silence_duration_ms, create_response, interrupt_response}. Returns the problem, if any,
+// as "'<key>' must be ..." for the field at fault (key relative to turn_detection).
+std::optional<std::pair<std::string, std::string>> turn_detection_problem(const Json& value) {
+    if (value.is_null()) return std::nullopt;
+    if (!value.is_object()) return std::pair<std::string, std::string>{"", "an object or null"};
+    auto type = value.find("type");
+    if (type != value.end() && (!type->is_string() || *type != "server_vad"))
+        return std::pair<std::string, std::string>{".type", "\"server_vad\" (semantic_vad is not supported)"};
+    auto number_in = [&](const char* key, double low, double high) {
+        auto it = value.find(key);
+        return it == value.end() || (it->is_number() && it->get<double>() >= low && it->get<double>() <= high);
+    };
+    if (!number_in("threshold", 0, 1)) return std::pair<std::string, std::string>{".threshold", "a number from 0 to 1"};
+    if (!number_in("prefix_padding_ms", 0, 5000))
+        return std::pair<std::string, std::string>{".prefix_padding_ms", "a number of milliseconds from 0 to 5000"};
+    if (!number_in("silence_duration_ms", 0, 10000))
+        return std::pair<std::string, std::string>{".silence_duration_ms", "a number of milliseconds from 0 to 10000"};
+    for (const char* key : {"create_response", "interrupt_response"}) {
+        auto it = value.find(key);
+        if (it != value.end() && !it->is_boolean()) return std::pair<std::string, std::string>{std::string(".") + key, "a boolean"};
+    }
+    return std::nullopt;
+}
+
 // Reads one side of the GA `audio` object ("input" or "output") into patch.audio[side].
 // Only known keys are kept, so repeated updates cannot grow the stored object.
 void read_audio_side(Fields& audio_fields, std::string_view side, Json& patch_side) {
@@ -200,7 +225,13 @@ void read_audio_side(Fields& audio_fields, std::string_view side, Json& patch_si
     if (side == "input") {
         copy_if_present("noise_reduction", null_or_object, "an object or null");
         copy_if_present("transcription", null_or_object, "an object or null");
-        copy_if_present("turn_detection", null_or_object, "an object or null");
+        if (auto it = object->find("turn_detection"); it != object->end() && fields.ok()) {
+            if (auto problem = turn_detection_problem(*it)) {
+                const std::string key = "turn_detection" + problem->first;
+                return fields.fail(codes::invalid_value, key, "'" + fields.param(key) + "' must be " + problem->second);
+            }
+            patch_side["turn_detection"] = *it;
+        }
     } else {
         copy_if_present("voice", [](const Json& v) { return v.is_string() || v.is_object(); }, "a string or an object");
         copy_if_present("speed", [](const Json& v) { return v.is_number(); }, "a number");
@@ -220,6 +251,11 @@ void read_beta_audio(Fields& fields, const Json& session, Json& audio) {
             value = *format;
         } else if (std::string_view(ga_key) == "voice") {
             if (!value.is_string()) return fields.wrong_type(key, "a string");
+        } else if (std::string_view(ga_key) == "turn_detection") {
+            if (auto problem = turn_detection_problem(value)) {
+                const std::string at = std::string(key) + problem->first;
+                return fields.fail(codes::invalid_value, at, "'" + fields.param(at) + "' must be " + problem->second);
+            }
         } else if (!value.is_null() && !value.is_object()) {
             return fields.wrong_type(key, "an object or null");
         }
@@ -284,6 +320,32 @@ void apply_patch(SessionSettings& settings, const SessionPatch& patch) {
         if (settings.audio.is_null()) settings.audio = Json::object();
         for (const auto& [key, value] : it->items()) settings.audio[side][key] = value;
     }
+}
+
+audio::AudioFormat input_audio_format(const SessionSettings& settings) {
+    if (!settings.audio.is_object()) return audio::pcm24k;
+    const Json& input = settings.audio.value("input", Json::object());
+    auto format = input.find("format");
+    if (format == input.end() || !format->is_object()) return audio::pcm24k;
+    // Stored formats were checked by decode_session_patch: the type is one of the three.
+    return audio::format_from_mime(format->value("type", "audio/pcm")).value_or(audio::pcm24k);
+}
+
+std::optional<TurnDetection> turn_detection(const SessionSettings& settings) {
+    TurnDetection detection;
+    if (!settings.audio.is_object()) return detection;
+    const Json& input = settings.audio.value("input", Json::object());
+    auto stored = input.find("turn_detection");
+    if (stored == input.end()) return detection;
+    if (!stored->is_object()) return std::nullopt;  // null: manual commits
+    detection.vad.threshold = stored->value("threshold", detection.vad.threshold);
+    detection.vad.prefix_padding_ms =
+        static_cast<int>(stored->value("prefix_padding_ms", double(detection.vad.prefix_padding_ms)));
+    detection.vad.silence_duration_ms =
+        static_cast<int>(stored->value("silence_duration_ms", double(detection.vad.silence_duration_ms)));
+    detection.create_response = stored->value("create_response", detection.create_response);
+    detection.interrupt_response = stored->value("interrupt_response", detection.interrupt_response);
+    return detection;
 }
 
 std::size_t stored_bytes(const SessionSettings& settings) {

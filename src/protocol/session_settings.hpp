@@ -2,15 +2,17 @@
 // The session object (docs/wire-protocols.md 1.4): what a session is configured with, how a
 // `session.update` changes it, and its GA encoding for session.created/updated.
 //
-// Field decisions (voxgate serves text only):
+// Field decisions (voxgate answers in text; it hears audio):
 // - output_modalities (beta: modalities): only ["text"]; anything with "audio" is refused
 //   with `unsupported_modality`, since accepting it would promise audio that never comes.
-// - audio.input.{format,noise_reduction,transcription,turn_detection} and
-//   audio.output.{format,voice,speed} (beta: input_audio_format, output_audio_format, voice,
-//   turn_detection, input_audio_transcription, input_audio_noise_reduction): accepted,
-//   stored and echoed back under their GA names, and inert: no audio flows, and the events
-//   that would carry it (input_audio_buffer.*) are refused with `unsupported_event`. SDKs
-//   send these by default; refusing them would break text clients for no gain.
+// - audio.input.format (beta: input_audio_format): the format of input_audio_buffer.append;
+//   audio.input.turn_detection (beta: turn_detection): null = manual commits, else
+//   server_vad (checked here, used by the session's AudioInput; unset = server_vad).
+// - audio.input.{noise_reduction,transcription} and audio.output.{format,voice,speed} (beta:
+//   output_audio_format, voice, input_audio_transcription, input_audio_noise_reduction):
+//   accepted, stored and echoed back under their GA names, and inert (transcription always
+//   runs with the gateway's speech_to_text). SDKs send these by default; refusing them would
+//   break clients for no gain.
 // - model: may change; the next response is routed by the new name (routes in config).
 // - type: optional (beta clients omit it); "realtime" only, "transcription" is refused.
 // - other GA fields (tracing, truncation, include, prompt, parallel_tool_calls, ...) are
@@ -19,6 +21,8 @@
 #include <string>
 #include <string_view>
 
+#include "audio/audio_format.hpp"
+#include "audio/voice_activity_detector.hpp"
 #include "protocol/json_fields.hpp"
 #include "protocol/json_text.hpp"
 #include "protocol/protocol_error.hpp"
@@ -56,6 +60,18 @@ struct SessionPatch {
 
 std::optional<SessionPatch> decode_session_patch(const Json& session, std::optional<ProtocolError>& error);
 void apply_patch(SessionSettings& settings, const SessionPatch& patch);  // patch.model is the caller's
+
+// audio.input.turn_detection as the session uses it (docs/wire-protocols.md 1.5).
+struct TurnDetection {
+    audio::VadSettings vad;
+    bool create_response = true;     // a detected turn starts a response
+    bool interrupt_response = true;  // speech over an answer cancels it (barge-in)
+};
+// The input format: audio/pcm 24 kHz until the client sets another.
+audio::AudioFormat input_audio_format(const SessionSettings& settings);
+// nullopt: turn_detection null, the client commits by hand. Unset: server_vad with its
+// defaults, as OpenAI's sessions start.
+std::optional<TurnDetection> turn_detection(const SessionSettings& settings);
 
 // What the settings cost in a conversation's byte budget (instructions, tools, tool_choice,
 // audio as stored). Linear in their size: call it when they change, not per event.

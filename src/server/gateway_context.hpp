@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "auth/authenticator.hpp"
 #include "auth/client_key.hpp"
@@ -21,6 +22,7 @@
 #include "session/client_link.hpp"
 #include "session/resume_failures.hpp"
 #include "session/session_registry.hpp"
+#include "speech/speech_to_text.hpp"
 #include "voxgate/config.hpp"
 #include "voxgate/net.hpp"
 
@@ -52,6 +54,11 @@ struct GatewayContext {
     MetricsService* metrics_service = nullptr;  // owned by the Runtime; null until it starts one
     ClientHandlerFactory make_handler;
     std::unique_ptr<auth::Authenticator> authenticator;  // set when auth.mode is api_keys
+    // Declared before the pool, so destroyed after it: the pool's tasks use it.
+    std::unique_ptr<speech::SpeechToText> speech_to_text;  // null: speech_to_text.kind none
+    // The compute pool (compute.threads): CPU-heavy work off the shard threads. The Runtime
+    // joins it before the shards go, since its tasks post results to them.
+    std::unique_ptr<asio::thread_pool> compute_pool;
     std::atomic<bool> draining{false};            // SIGTERM came: /readyz answers 503
     std::atomic<bool> refusing_new_work{false};   // the readiness grace is over: no new sessions or responses
     std::atomic<std::int64_t> websocket_connections{0};  // open WebSockets across shards (drain waits for 0)

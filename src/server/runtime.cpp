@@ -83,6 +83,11 @@ Runtime::~Runtime() {
     metrics_->stop();
     for (auto& shard : shards_) shard->io_context().stop();
     join();
+    // Before the shards are destroyed: a compute task may still post its result to one.
+    if (context_->compute_pool) {
+        context_->compute_pool->stop();
+        context_->compute_pool->join();
+    }
 }
 
 void Runtime::bind() {

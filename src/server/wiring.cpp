@@ -1,10 +1,13 @@
 #include "server/wiring.hpp"
 
+#include <filesystem>
+
 #include <spdlog/spdlog.h>
 
 #include "config/config_loader.hpp"
 #include "session/conversation_expiry.hpp"
 #include "session/realtime_session.hpp"
+#include "speech/local_speech_to_text.hpp"
 #include "upstream/upstream_engine.hpp"
 
 namespace voxgate::server {
@@ -14,6 +17,12 @@ void wire_gateway(Runtime& runtime) {
     // One immutable default settings object for every session; copied only on session.update.
     auto preset = std::make_shared<const protocol::SessionSettings>(
         protocol::SessionSettings::from_config(gateway.config.sessions));
+    const auto& speech = gateway.config.speech_to_text;
+    if (speech.kind == "pocketsphinx") {
+        gateway.compute_pool = std::make_unique<asio::thread_pool>(gateway.config.compute.threads);
+        gateway.speech_to_text =
+            std::make_unique<speech::LocalSpeechToText>(*gateway.compute_pool, speech.model_dir, speech.max_pending);
+    }
     for (auto& shard_ptr : runtime.shards()) {
         auto& shard = *shard_ptr;
         auto engine = std::make_shared<upstream::UpstreamEngine>(shard.io_context(), gateway.config, &shard.metrics());
@@ -28,6 +37,7 @@ void wire_gateway(Runtime& runtime) {
             .preset = preset,
             .refusing_new_work = &gateway.refusing_new_work,
             .resume_failures = gateway.resume_failures.get(),
+            .speech_to_text = gateway.speech_to_text.get(),
         }));
     }
     auto& first = *runtime.shards().front();
@@ -44,6 +54,12 @@ void wire_gateway(Runtime& runtime) {
 }
 
 void log_provider_warnings(const Config& config) {
+    // Loaded on first use, so a missing model would only show at the first spoken turn.
+    if (config.speech_to_text.kind == "pocketsphinx" &&
+        !std::filesystem::exists(std::filesystem::path(config.speech_to_text.model_dir) / "en-us.lm.bin"))
+        spdlog::warn("speech-to-text: no pocketsphinx model in {} (install pocketsphinx-en-us or set "
+                     "speech_to_text.model_dir); spoken turns will get transcription failures",
+                     config.speech_to_text.model_dir);
     for (const auto& name : config::unusable_providers(config))
         spdlog::warn("provider \"{}\" is disabled: its API key variable is not set", name);
     // Routes whose every provider is disabled are served by the built-in demo provider.

@@ -18,6 +18,7 @@
 #include "protocol/server_events.hpp"
 #include "session/resume_failures.hpp"
 #include "session/session_registry.hpp"
+#include "speech/speech_to_text.hpp"
 
 namespace voxgate::session {
 
@@ -361,6 +362,9 @@ void RealtimeSession::handle_event(std::string_view message) {
             else if constexpr (std::is_same_v<T, protocol::ItemTruncate>) truncate_item(id, body);
             else if constexpr (std::is_same_v<T, protocol::ResponseCreate>) create_response(id, body);
             else if constexpr (std::is_same_v<T, protocol::ResponseCancel>) cancel_response_request(id, body);
+            else if constexpr (std::is_same_v<T, protocol::AudioAppend>) append_audio(id, body);
+            else if constexpr (std::is_same_v<T, protocol::AudioCommit>) commit_audio(id);
+            else if constexpr (std::is_same_v<T, protocol::AudioClear>) clear_audio();
         },
         event.body);
 }
@@ -387,6 +391,12 @@ void RealtimeSession::update_session(const std::string& event_id, protocol::Sess
     conversation_->settings = std::move(settings);
     conversation_->settings_bytes = settings_bytes;
     if (update.patch.model) conversation_->model = std::move(*update.patch.model);
+    // Buffered audio was in the old format or cut by the old detector: it goes with them.
+    if (const auto input = update.patch.audio.find("input");
+        input != update.patch.audio.end() && (input->contains("format") || input->contains("turn_detection"))) {
+        audio_input_.reset();
+        speech_item_id_.clear();
+    }
     send(session_json_text(false));
     evict_history();  // larger settings leave less room for items
 }
@@ -506,6 +516,13 @@ void RealtimeSession::create_response(const std::string& event_id, protocol::Res
     if (response_)
         return reject(event_id, codes::conversation_already_has_active_response,
                       "conversation already has an active response " + response_->stream.id());
+    if (transcriptions_pending_ > 0 && !request.response.input) {
+        if (deferred_response_)
+            return reject(event_id, codes::conversation_already_has_active_response,
+                          "a response.create already waits for the transcript of the committed audio");
+        deferred_response_ = std::make_unique<protocol::ClientEvent>(protocol::ClientEvent{event_id, std::move(request)});
+        return;
+    }
     if (!admit_response_for_key(event_id)) return;
     protocol::ResponseParams& params = request.response;
     const protocol::SessionSettings& settings = *conversation_->settings;
@@ -603,6 +620,147 @@ void RealtimeSession::cancel_response_request(const std::string& event_id, const
                       request.response_id.empty() ? "" : "response_id");
     }
     cancel_response("client_cancelled");
+}
+
+// ---------------------------------------------------------------------------------------
+// Input audio
+
+AudioInput& RealtimeSession::audio_input() {
+    if (!audio_input_) {
+        const auto& settings = *conversation_->settings;
+        const auto detection = protocol::turn_detection(settings);
+        audio_input_ = std::make_unique<AudioInput>(
+            protocol::input_audio_format(settings),
+            detection ? std::optional<audio::VadSettings>(detection->vad) : std::nullopt,
+            context_.limits.max_input_audio_seconds);
+    }
+    return *audio_input_;
+}
+
+void RealtimeSession::append_audio(const std::string& event_id, const protocol::AudioAppend& append) {
+    AudioInput& input = audio_input();
+    std::vector<audio::VadEvent> turns;
+    switch (input.append(append.audio, turns)) {
+        case AudioInput::Refusal::none: break;
+        case AudioInput::Refusal::partial_sample:
+            return reject(event_id, codes::invalid_audio,
+                          "'audio' holds " + std::to_string(append.audio.size()) +
+                              " bytes: audio/pcm is 16-bit samples, so an even number of bytes",
+                          "audio");
+        case AudioInput::Refusal::buffer_full:
+            if (context_.metrics) context_.metrics->input_audio_buffer_full.inc();
+            return reject(event_id, codes::input_audio_buffer_full,
+                          "the input audio buffer holds " + std::to_string(input.buffered_ms()) +
+                              " ms; at most " + std::to_string(context_.limits.max_input_audio_seconds.count()) +
+                              " s may wait for a commit (limits.max_input_audio_seconds); this audio was dropped",
+                          "audio");
+    }
+    for (const auto& turn : turns) {
+        if (state_ != State::open) return;
+        if (turn.kind == audio::VadEvent::Kind::speech_started) on_speech_started(turn.audio_ms);
+        else on_speech_stopped(turn.audio_ms);
+    }
+}
+
+void RealtimeSession::on_speech_started(std::int64_t audio_start_ms) {
+    speech_item_id_ = new_item_id();
+    send(protocol::input_audio_buffer_speech_started(audio_start_ms, speech_item_id_));
+    // Barge-in: the user speaks over the answer.
+    const auto detection = protocol::turn_detection(*conversation_->settings);
+    if (detection && detection->interrupt_response && context_.sessions.barge_in && response_ &&
+        response_->in_conversation)
+        cancel_response("turn_detected");
+}
+
+void RealtimeSession::on_speech_stopped(std::int64_t audio_end_ms) {
+    if (speech_item_id_.empty()) speech_item_id_ = new_item_id();
+    std::string item_id = std::exchange(speech_item_id_, {});
+    send(protocol::input_audio_buffer_speech_stopped(audio_end_ms, item_id));
+    const auto detection = protocol::turn_detection(*conversation_->settings);
+    commit_utterance(audio_input_->take_until(audio_end_ms), std::move(item_id),
+                     detection && detection->create_response);
+}
+
+void RealtimeSession::commit_audio(const std::string& event_id) {
+    const std::int64_t buffered = audio_input_ ? audio_input_->buffered_ms() : 0;
+    if (buffered < AudioInput::min_commit_ms)
+        return reject(event_id, codes::input_audio_buffer_commit_empty,
+                      "the input audio buffer holds " + std::to_string(buffered) + " ms of audio; a commit needs at least " +
+                          std::to_string(AudioInput::min_commit_ms) + " ms");
+    std::string item_id = speech_item_id_.empty() ? new_item_id() : std::exchange(speech_item_id_, {});
+    commit_utterance(audio_input_->take_all(), std::move(item_id), false);
+}
+
+void RealtimeSession::clear_audio() {
+    if (audio_input_) audio_input_->clear();
+    speech_item_id_.clear();
+    send(protocol::input_audio_buffer_cleared());
+}
+
+void RealtimeSession::commit_utterance(std::vector<std::int16_t> samples, std::string item_id, bool respond) {
+    if (context_.metrics) context_.metrics->input_audio_committed.inc();
+    protocol::Item item;
+    item.id = item_id;
+    item.type = protocol::ItemType::message;
+    item.role = protocol::Role::user;
+    item.status = protocol::ItemStatus::completed;
+    item.content.push_back({protocol::ContentType::input_audio, {}});  // the transcript comes later
+    conversation_->items.push_back(std::move(item));
+    const std::size_t index = conversation_->items.size() - 1;
+    const auto previous = conversation_->previous_id(index);
+    send(protocol::input_audio_buffer_committed(previous, item_id));
+    send(protocol::conversation_item_added(conversation_->items[index], previous));
+    send(protocol::conversation_item_done(conversation_->items[index], previous));
+    evict_history();
+
+    const int sample_rate = audio_input_->format().sample_rate;
+    if (!context_.speech_to_text) {
+        speech::Transcription off{{}, "transcription_unavailable",
+                                  "speech-to-text is off (speech_to_text.kind is none): the audio was not transcribed"};
+        return on_transcription(item_id, respond, off);
+    }
+    ++transcriptions_pending_;
+    // The result comes back by post; the session may be gone by then.
+    context_.speech_to_text->transcribe(
+        std::move(samples), sample_rate, context_.executor,
+        [weak = weak_from_this(), item_id, respond](speech::Transcription result) {
+            auto self = weak.lock();
+            if (!self) return;
+            self->contained("transcription", [&] {
+                --self->transcriptions_pending_;
+                if (self->state_ == State::open && self->conversation_) self->on_transcription(item_id, respond, result);
+            });
+        });
+}
+
+void RealtimeSession::on_transcription(const std::string& item_id, bool respond, speech::Transcription& result) {
+    protocol::Item* item = conversation_->find(item_id);  // null: deleted (or evicted) meanwhile
+    if (!result.ok()) {
+        if (context_.metrics) context_.metrics->transcriptions_failed.inc();
+        ProtocolError error;
+        error.type = "server_error";
+        error.code = result.error_code;
+        error.message = result.error;
+        send(protocol::input_audio_transcription_failed(item_id, 0, error));
+        respond = false;  // the model would not hear the turn
+    } else {
+        if (context_.metrics) context_.metrics->transcriptions_completed.inc();
+        if (item && !item->content.empty()) item->content.front().text = result.transcript;
+        send(protocol::input_audio_transcription_completed(item_id, 0, result.transcript));
+        evict_history();
+        // Nothing recognised (noise, a cough): no turn for the model to answer.
+        if (result.transcript.empty()) respond = false;
+    }
+    if (transcriptions_pending_ > 0) return;
+    if (deferred_response_) {
+        auto deferred = std::move(deferred_response_);
+        create_response(deferred->event_id, std::get<protocol::ResponseCreate>(deferred->body));
+        return;
+    }
+    if (respond && item && !response_) {
+        protocol::ResponseCreate create;
+        create_response({}, create);
+    }
 }
 
 void RealtimeSession::cancel_response(std::string_view reason) {

@@ -34,6 +34,7 @@
 #include "protocol/event_rate_limiter.hpp"
 #include "protocol/response_stream.hpp"
 #include "protocol/text_delivery.hpp"
+#include "session/audio_input.hpp"
 #include "session/client_link.hpp"
 #include "session/conversation.hpp"
 #include "upstream/response_source.hpp"
@@ -42,6 +43,10 @@
 
 namespace voxgate::metrics {
 struct ShardMetrics;
+}
+namespace voxgate::speech {
+class SpeechToText;
+struct Transcription;
 }
 
 namespace voxgate::session {
@@ -65,6 +70,8 @@ struct RealtimeContext {
     const std::atomic<bool>* refusing_new_work = nullptr;
     // Failed resumes per client address (limits.max_failed_resumes_per_minute_per_ip); null: not counted.
     ResumeFailures* resume_failures = nullptr;
+    // Transcribes committed input audio; null: speech_to_text.kind none (transcription fails).
+    speech::SpeechToText* speech_to_text = nullptr;
 };
 
 // From the accepted upgrade: the URL's query, who the client is and where it connects from.
@@ -145,6 +152,18 @@ private:
     void truncate_item(const std::string& event_id, const protocol::ItemTruncate& request);
     void create_response(const std::string& event_id, protocol::ResponseCreate& request);
     void cancel_response_request(const std::string& event_id, const protocol::ResponseCancel& request);
+
+    // Input audio (input_audio_buffer.*): the buffer, server VAD turns, transcription.
+    AudioInput& audio_input();  // made on first use from the session's settings
+    void append_audio(const std::string& event_id, const protocol::AudioAppend& append);
+    void commit_audio(const std::string& event_id);
+    void clear_audio();
+    void on_speech_started(std::int64_t audio_start_ms);
+    void on_speech_stopped(std::int64_t audio_end_ms);
+    // Adds the user item of an utterance and starts its transcription; `respond`: start a
+    // response once the transcript is in (server VAD create_response).
+    void commit_utterance(std::vector<std::int16_t> samples, std::string item_id, bool respond);
+    void on_transcription(const std::string& item_id, bool respond, speech::Transcription& result);
     std::string key_name() const;  // "" with auth.mode none
     bool admit_response_for_key(const std::string& event_id);  // per-key limits; false = refused (told)
     void send_rate_limits();
@@ -189,6 +208,13 @@ private:
     std::vector<std::unique_ptr<ActiveResponse>> retired_;  // finished; freed from a posted task
     protocol::TextDeliveryLog delivery_;
     std::uint64_t bytes_queued_ = 0;  // every byte this session ever queued on the link
+    // Input audio: null until the first append (a text session pays one pointer for it).
+    std::unique_ptr<AudioInput> audio_input_;
+    std::string speech_item_id_;           // the item the turn being spoken will become
+    std::size_t transcriptions_pending_ = 0;
+    // A response.create that came while a transcript was pending runs when it is in, so the
+    // model hears what was said. One at most: a second is refused like a second response.
+    std::unique_ptr<protocol::ClientEvent> deferred_response_;
 };
 
 }  // namespace voxgate::session

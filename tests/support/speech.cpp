@@ -8,7 +8,7 @@ namespace voxgate::test {
 audio::PcmAudio speak(const std::string& phrase) {
     for (char c : phrase)
         if (c == '\'' || c == '\\') throw std::runtime_error("speak: keep quotes out of test phrases");
-    std::string command = "espeak-ng --stdout -s 160 '" + phrase + "' 2>/dev/null";
+    std::string command = "espeak-ng --stdout -v en-us -s 160 '" + phrase + "' 2>/dev/null";
     FILE* pipe = popen(command.c_str(), "r");
     if (!pipe) throw std::runtime_error("speak: cannot run espeak-ng");
     std::string wav;

@@ -1,6 +1,7 @@
 #pragma once
 // Real speech for the audio tests: espeak-ng (Debian espeak-ng) speaks a phrase at test
-// time; the samples come back at espeak's own rate (22,050 Hz).
+// time in its American English voice (the one the en-us recogniser model hears best); the
+// samples come back at espeak's own rate (22,050 Hz).
 #include <string>
 
 #include "audio/wav.hpp"

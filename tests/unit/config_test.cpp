@@ -745,5 +745,30 @@ TEST(CommandLine, Errors) {
     EXPECT_EQ(parse_error({"voxgate.json"}), "config error: voxgate.json: unexpected argument (see --help)");
 }
 
+TEST(ConfigVoice, SpeechToTextComputeAndTheAudioBufferLimit) {
+    auto config = from_json(
+        R"({"speech_to_text": {"kind": "none", "model_dir": "/models", "max_pending": 4},
+            "compute": {"threads": 3}, "limits": {"max_input_audio_seconds": 30}})");
+    EXPECT_EQ(config.speech_to_text.kind, "none");
+    EXPECT_EQ(config.speech_to_text.model_dir, "/models");
+    EXPECT_EQ(config.speech_to_text.max_pending, 4u);
+    EXPECT_EQ(config.compute.threads, 3u);
+    EXPECT_EQ(config.limits.max_input_audio_seconds, std::chrono::seconds(30));
+    // Defaults: local recognition, one compute thread, a minute of buffered audio.
+    auto defaults = from_json("{}");
+    EXPECT_EQ(defaults.speech_to_text.kind, "pocketsphinx");
+    EXPECT_EQ(defaults.compute.threads, 1u);
+    EXPECT_EQ(defaults.limits.max_input_audio_seconds, std::chrono::seconds(60));
+}
+
+TEST(ConfigVoice, ErrorsNameTheKey) {
+    EXPECT_NE(error_of(R"({"speech_to_text": {"kind": "whisper"}})").find("speech_to_text.kind"), std::string::npos);
+    EXPECT_NE(error_of(R"({"speech_to_text": {"max_pending": 0}})").find("speech_to_text.max_pending"), std::string::npos);
+    EXPECT_NE(error_of(R"({"speech_to_text": {"language": "en"}})").find("speech_to_text.language"), std::string::npos);
+    EXPECT_NE(error_of(R"({"compute": {"threads": 0}})").find("compute.threads"), std::string::npos);
+    EXPECT_NE(error_of(R"({"limits": {"max_input_audio_seconds": 0}})").find("limits.max_input_audio_seconds"),
+              std::string::npos);
+}
+
 }  // namespace
 }  // namespace voxgate::config

@@ -1078,7 +1078,7 @@ TEST_F(RealtimeSessionTest, BadInputGetsAnErrorAndTheConnectionStays) {
         {R"({"event_id":"e1"})", "missing_required_parameter", "type", "e1"},
         {R"({"type":7,"event_id":"e2"})", "invalid_type", "type", "e2"},
         {R"({"type":"session.fly","event_id":"e3"})", "unknown_event_type", "type", "e3"},
-        {R"({"type":"input_audio_buffer.append","audio":"AAAA","event_id":"e4"})", "unsupported_event", "type", "e4"},
+        {R"({"type":"input_audio_buffer.append","audio":"AAAA","event_id":"e4"})", "invalid_audio", "audio", "e4"},  // 3 bytes: half a PCM16 sample
         {R"({"type":"conversation.item.create","event_id":"e5"})", "missing_required_parameter", "item", "e5"},
         {R"({"type":"conversation.item.create","event_id":"e6","item":{"type":"message","role":"user","content":[{"type":"input_text","text":5}]}})",
          "invalid_type", "item.content[0].text", "e6"},
