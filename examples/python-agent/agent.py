@@ -65,14 +65,24 @@ def get_weather(city):
 
 
 TOOLS = {"get_weather": get_weather}
+# The agent's own tool calls never leave it; any other `tool` message in a request answers a
+# tool the Realtime client declared and ran itself.
+AGENT_CALL_PREFIX = "agent_call_"
 
 
 def words(text):
     return re.findall(r"[a-z][a-z-]*", text.lower())
 
 
+def text_of(content):
+    """A message's text: a string, or the text parts of a content array (both are OpenAI's)."""
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
 def user_texts(messages):
-    return [m.get("content") or "" for m in messages if m.get("role") == "user"]
+    return [text_of(m.get("content")) for m in messages if m.get("role") == "user"]
 
 
 def retrieve(question):
@@ -96,7 +106,7 @@ def plan_tool_calls(messages):
         len(turns) > 1 and bool(set(words(turns[-2])) & WEATHER_WORDS))
     if not about_weather:
         return []
-    return [{"id": "call_" + uuid.uuid4().hex[:12], "type": "function",
+    return [{"id": AGENT_CALL_PREFIX + uuid.uuid4().hex[:12], "type": "function",
              "function": {"name": "get_weather", "arguments": json.dumps({"city": city})}}
             for city in FORECASTS if city in current]
 
@@ -122,9 +132,11 @@ def user_name(messages):
 
 def generate(messages):
     """Stand-in for the model: composes the reply from what the agent put in the prompt."""
-    context = [m["content"] for m in messages if m["role"] == "system" and m["content"].startswith("Fact: ")]
-    tool_results = [json.loads(m["content"]) for m in messages if m["role"] == "tool"]
-    persona = re.match(r"You are (\w+)", messages[0]["content"]) if messages[0]["role"] == "system" else None
+    context = [text_of(m.get("content")) for m in messages if m.get("role") == "system"]
+    context = [text for text in context if text.startswith("Fact: ")]
+    tool_results = [json.loads(m["content"]) for m in messages
+                    if m.get("role") == "tool" and str(m.get("tool_call_id", "")).startswith(AGENT_CALL_PREFIX)]
+    persona = re.match(r"You are (\w+)", messages[0]["content"])  # answer() puts SYSTEM_PROMPT first
     name = user_name(messages)
     parts = [(f"Hi {name}, " if name else "Hi, ") + (f"{persona.group(1)} here." if persona else "here I am.")]
     parts += [fact[len("Fact: "):] for fact in context]
@@ -163,12 +175,21 @@ class AgentHandler(BaseHTTPRequestHandler):
     token_delay = 0.02
 
     def do_POST(self):
+        try:
+            length = int(self.headers.get("Content-Length", 0))
+            if length < 0:
+                raise ValueError("bad Content-Length")
+            body = self.rfile.read(length)  # read even on a wrong path: the connection is kept alive
+        except ValueError as error:
+            self.close_connection = True
+            return self.send_json(400, {"error": {"type": "invalid_request_error", "message": str(error)}})
         if self.path.rstrip("/") != "/v1/chat/completions":
             return self.send_json(404, {"error": {"type": "not_found_error", "message": "unknown path"}})
         try:
-            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            if not isinstance(request, dict) or not isinstance(request.get("messages"), list):
-                raise ValueError("messages must be an array")
+            request = json.loads(body)
+            if not isinstance(request, dict) or not isinstance(request.get("messages"), list) or \
+                    not all(isinstance(m, dict) for m in request["messages"]):
+                raise ValueError("messages must be an array of objects")
         except ValueError as error:  # json.JSONDecodeError is a ValueError
             return self.send_json(400, {"error": {"type": "invalid_request_error", "message": str(error)}})
         reply = answer(request, self.log_line)
