@@ -80,6 +80,7 @@ start_voxgate() {
 {
   "server": { "listen": "127.0.0.1:0", "threads": 1 },
   "limits": { "max_connections": 1000 },
+  "shutdown": { "readiness_grace_seconds": 0, "drain_seconds": 2 },
   $tls_block
   "providers": {
     "agent": { "kind": "openai", "base_url": "http://127.0.0.1:$agent_port/v1", "model": "harbour-agent" }
