@@ -8,8 +8,8 @@ Fails (exit 1, one line per problem) when:
   - a relative link or image in a checked Markdown file names a path that does not exist in
     the repository, or one outside it;
   - a link's #fragment names no heading of the file it points to (GitHub's anchor rules);
-  - any text file of the repository mentions a `../shared` or `shared/docs` path (documents
-    that live outside a clone).
+  - any text file of the repository names a path into a sibling `shared` directory or its
+    `docs` folder (documents that live outside a clone).
 External links (http:, https:, mailto:) are not fetched.
 """
 import re
@@ -24,7 +24,9 @@ INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s
 REFERENCE_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)", re.M)
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 INLINE_CODE = re.compile(r"`+[^`\n]*`+")
-OUTSIDE_DOCS = re.compile(r"\.\./shared|shared/docs")
+# Spelt in pieces so that this file does not match its own pattern (nor a grep for it).
+OUTSIDE_DIR = "shar" "ed"
+OUTSIDE_DOCS = re.compile(r"\.\./" + OUTSIDE_DIR + "|" + OUTSIDE_DIR + "/docs")
 
 
 def skipped(path, root):
@@ -88,9 +90,8 @@ def repository_files(root):
 
 def check_outside_docs(root):
     problems = []
-    this_file = Path(__file__).resolve()
     for path in repository_files(root):
-        if path.resolve() == this_file or not path.is_file():
+        if not path.is_file():
             continue
         try:
             text = path.read_text(encoding="utf-8")
@@ -111,7 +112,7 @@ def self_test():
         "missing file": ({"README.md": "see [it](docs/missing.md)\n"}, 1),
         "missing anchor": ({"README.md": "[a](docs/a.md#nope)\n", "docs/a.md": "# Yes\n"}, 1),
         "outside the repository": ({"README.md": "[up](../README.md)\n"}, 1),
-        "outside docs named": ({"README.md": "ok\n", "src/x.cpp": "// see ../shared/docs/design.md\n"}, 1),
+        "outside docs named": ({"README.md": "ok\n", "src/x.cpp": f"// see ../{OUTSIDE_DIR}/docs/design.md\n"}, 1),
         "broken in docs/": ({"README.md": "ok\n", "docs/a.md": "[b](b.md)\n"}, 1),
     }
     failed = 0
