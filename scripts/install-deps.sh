@@ -12,6 +12,7 @@ packages=(
   espeak-ng                 # the audio tests speak real phrases
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   iproute2                  # ss: the TCP keepalive test reads socket timers
+  python3-websockets        # examples/python-client and the Python agent example's test
 )
 # Node.js + npm run the official OpenAI SDK compatibility test.
 if [ "${VOXGATE_WITH_NODE:-1}" = "1" ]; then
