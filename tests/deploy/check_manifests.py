@@ -26,6 +26,9 @@ CLOSE_HANDSHAKE_SECONDS = 2
 DEFAULT_READINESS_GRACE_SECONDS = 5
 DEFAULT_DRAIN_SECONDS = 10
 SECRET_NAME = re.compile(r"(KEY|TOKEN|PASSWORD|SECRET)", re.IGNORECASE)
+# A secret's value in compose.yaml may only be taken from the environment compose runs in:
+# ${NAME}, ${NAME:-} (empty default) or ${NAME:?message}; never a default with a value.
+FROM_ENVIRONMENT = re.compile(r"\$\{(\w+)(?::?-|:?\?[^}]*)?\}")
 
 
 class Problems:
@@ -119,6 +122,14 @@ def check_dockerfile(problems, root):
     return {"uid": int(uid.group(1)) if uid else None, "ports": [int(p) for p in exposed]}
 
 
+def environment_of(service):
+    """A compose service's environment as a dict (list or mapping form); None = no value."""
+    environment = service.get("environment", {})
+    if isinstance(environment, dict):
+        return {k: (None if v is None else str(v)) for k, v in environment.items()}
+    return {e.split("=", 1)[0]: (e.split("=", 1)[1] if "=" in e else None) for e in environment}
+
+
 def bind_source(volume):
     """The host path of a compose bind mount, or None for a named volume."""
     if isinstance(volume, dict):
@@ -156,13 +167,12 @@ def check_compose(problems, root, binary, dockerfile):
                               f"services.{name}.volumes: {source} does not exist ({path})"):
                 mounts.setdefault(name, {})[target] = path
         # Secrets by name only: a value written in the file would be committed.
-        environment = service.get("environment", [])
-        items = environment.items() if isinstance(environment, dict) else (
-            (e.split("=", 1)[0], e.split("=", 1)[1] if "=" in e else None) for e in environment)
-        for variable, value in items:
+        for variable, value in environment_of(service).items():
             if SECRET_NAME.search(variable):
-                problems.check(value in (None, ""), where,
-                               f"services.{name}.environment.{variable} has a value; pass secrets by name or env_file")
+                source = FROM_ENVIRONMENT.fullmatch(value or "")
+                problems.check(value in (None, "") or (source is not None and source.group(1) == variable), where,
+                               f"services.{name}.environment.{variable} has a value written in the file; "
+                               f"take it from the environment (${{{variable}:-}}) or an env_file")
 
     voxgate = services["voxgate"]
     build = voxgate.get("build", {})
@@ -178,7 +188,7 @@ def check_compose(problems, root, binary, dockerfile):
                        f"services.voxgate.env_file {path} is required but missing")
 
     # voxgate's config: the one mounted at VOXGATE_CONFIG (else the image's own).
-    environment = dict((e.split("=", 1) + [None])[:2] for e in voxgate.get("environment", []))
+    environment = environment_of(voxgate)
     config_target = environment.get("VOXGATE_CONFIG") or "/etc/voxgate/voxgate.json"
     config_file = mounts.get("voxgate", {}).get(config_target, os.path.join(root, "config", "voxgate.json"))
     with open(config_file, encoding="utf-8") as f:
