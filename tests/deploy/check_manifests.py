@@ -13,6 +13,7 @@ import copy
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 
@@ -25,6 +26,8 @@ CLOSE_HANDSHAKE_SECONDS = 2
 # include/voxgate/config.hpp ShutdownConfig, used when a config leaves the keys out.
 DEFAULT_READINESS_GRACE_SECONDS = 5
 DEFAULT_DRAIN_SECONDS = 10
+# In debian:bookworm-slim before any apt-get install (Essential, and apt's own dependencies).
+SLIM_BASE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6"}
 SECRET_NAME = re.compile(r"(KEY|TOKEN|PASSWORD|SECRET)", re.IGNORECASE)
 # A secret's value in compose.yaml may only be taken from the environment compose runs in:
 # ${NAME}, ${NAME:-} (empty default) or ${NAME:?message}; never a default with a value.
@@ -99,7 +102,35 @@ def start_and_probe(problems, where, binary, config, env, expect_separate_metric
 # docker/
 
 
-def check_dockerfile(problems, root):
+def check_runtime_libraries(problems, where, dockerfile_text, binary):
+    """The runtime stage installs, by name, the Debian package of every shared library the
+    binary built here links (DT_NEEDED), the build stage being the same Debian release and
+    the same install script: a library added to the build without its runtime package
+    would make the image fail at exec."""
+    runtime = dockerfile_text.split("AS runtime", 1)[-1]
+    install = re.search(r"apt-get install\b(.*?)(?:&&|$)", runtime.replace("\\\n", " "), re.S)
+    if not problems.check(install is not None, where, "the runtime stage runs no apt-get install"):
+        return
+    packages = {w for w in install.group(1).split() if not w.startswith("-")} | SLIM_BASE_PACKAGES
+    needed = re.findall(r"\(NEEDED\).*\[(.+)\]", subprocess.run(
+        ["readelf", "-d", binary], capture_output=True, text=True, check=True).stdout)
+    resolved = dict(re.findall(r"^\s*(\S+) => (/\S+)", subprocess.run(
+        ["ldd", binary], capture_output=True, text=True, check=True).stdout, re.M))
+    problems.check(needed, where, f"readelf found no NEEDED libraries in {binary}")
+    for library in needed:
+        owner = None
+        for path in (resolved.get(library), os.path.realpath(resolved.get(library, ""))):
+            if path:
+                answer = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True)
+                if answer.returncode == 0:
+                    owner = answer.stdout.split(":", 1)[0]
+                    break
+        if problems.check(owner is not None, where, f"no Debian package owns {library} ({resolved.get(library)})"):
+            problems.check(owner in packages, where,
+                           f"the binary links {library} (package {owner}), which the runtime stage does not install")
+
+
+def check_dockerfile(problems, root, binary):
     where = "docker/Dockerfile"
     with open(os.path.join(root, where), encoding="utf-8") as f:
         text = f.read()
@@ -115,6 +146,7 @@ def check_dockerfile(problems, root):
                    "does not build the voxgate target")
     for source in re.findall(r"^COPY\s+(?!--from)(\S+)\s", text, re.M):
         problems.check(os.path.exists(os.path.join(root, source)), where, f"COPY source {source} does not exist")
+    check_runtime_libraries(problems, where, text, binary)
     uid = re.search(r"useradd\b.*--uid\s+(\d+)", text)
     exposed = re.findall(r"^EXPOSE\s+(\d+)", text, re.M)
     problems.check(uid is not None, where, "creates no user with a fixed --uid")
@@ -458,7 +490,7 @@ def main():
     problems = Problems()
     dockerfile = {"uid": None, "ports": []}
     # A file missing a key the checks walk through is reported as such, not as a traceback.
-    for name, check in (("docker/Dockerfile", lambda: dockerfile.update(check_dockerfile(problems, root))),
+    for name, check in (("docker/Dockerfile", lambda: dockerfile.update(check_dockerfile(problems, root, binary))),
                         ("docker/compose.yaml", lambda: check_compose(problems, root, binary, dockerfile)),
                         ("deploy/kubernetes", lambda: check_kubernetes(problems, root, binary, dockerfile))):
         try:
