@@ -49,10 +49,14 @@ def strip_json_comments(text):
     return "".join(out)
 
 
+# Straight to 127.0.0.1, whatever http_proxy the CI machine sets.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def http_get(port, path, timeout=5):
     """(status, body) of GET http://127.0.0.1:port/path; HTTP errors are answers too."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as answer:
+        with _DIRECT.open(f"http://127.0.0.1:{port}{path}", timeout=timeout) as answer:
             return answer.status, answer.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode("utf-8", "replace")
