@@ -12,7 +12,8 @@ packages=(
   espeak-ng                 # the audio tests speak real phrases
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   iproute2                  # ss: the TCP keepalive test reads socket timers
-  python3-websockets        # examples/python-client and the Python agent example's test
+  python3-websockets        # the Python examples' client; tests/deploy streams a response to fill the dashboard's metrics
+  python3-yaml              # tests/deploy: parse docker/compose.yaml and deploy/kubernetes/
 )
 # Node.js + npm run the official OpenAI SDK compatibility test.
 if [ "${VOXGATE_WITH_NODE:-1}" = "1" ]; then
