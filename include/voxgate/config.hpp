@@ -169,11 +169,24 @@ struct ProviderConfig {
 // Speech-to-text for committed input audio (README "Voice input"). `pocketsphinx` recognises
 // locally (Debian pocketsphinx-en-us, offline, no key); `none` turns transcription off, and a
 // committed utterance then gets conversation.item.input_audio_transcription.failed.
+// `openai` posts each utterance to an OpenAI-compatible /audio/transcriptions endpoint.
+// Each kind reads only its own keys: another kind's key is a config error.
 struct SpeechToTextConfig {
-    std::string kind = "pocketsphinx";  // pocketsphinx | none
+    std::string kind = "pocketsphinx";  // pocketsphinx | openai | none
+    // pocketsphinx
     std::string model_dir = "/usr/share/pocketsphinx/model/en-us";  // holds en-us/, en-us.lm.bin, cmudict-en-us.dict
-    // Utterances queued or being recognised, gateway-wide; past it a commit's transcription
-    // fails at once with `transcription_busy` instead of waiting behind a growing queue.
+    // openai
+    std::string base_url = "https://api.openai.com/v1";
+    std::string api_key_env;   // variable holding the key (none: no Authorization header, e.g. whisper.cpp)
+    std::string api_key_file;  // or a file whose trimmed content is the key
+    std::string api_key;       // resolved at load time; never logged
+    std::string model = "whisper-1";
+    std::string language;      // ISO-639-1 hint, e.g. "en"; empty = let the server detect it
+    std::string ca_file;
+    std::chrono::milliseconds timeout{30000};
+    // pocketsphinx: utterances queued or being recognised, gateway-wide; openai: requests in
+    // flight per shard. Past it a transcription fails at once with `transcription_busy`
+    // instead of waiting behind a growing queue.
     std::size_t max_pending = 32;
 };
 

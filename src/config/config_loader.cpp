@@ -124,7 +124,7 @@ std::int64_t integer_from_json(const json& value, const IntRange& range, std::st
     throw ConfigError(where, expected_integer(range, false));
 }
 
-constexpr std::array<std::string_view, 2> speech_to_text_kinds{"pocketsphinx", "none"};
+constexpr std::array<std::string_view, 3> speech_to_text_kinds{"pocketsphinx", "openai", "none"};
 constexpr std::array<std::string_view, 7> log_levels{"trace", "debug", "info", "warn",
                                                      "error", "critical", "off"};
 constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
@@ -500,13 +500,6 @@ void read_limits(JsonSection section, LimitsConfig& limits) {
     }
 }
 
-void read_speech_to_text(JsonSection section, SpeechToTextConfig& speech) {
-    section.read_choice("kind", speech.kind, speech_to_text_kinds);
-    section.read_string("model_dir", speech.model_dir);
-    section.read_integer("max_pending", speech.max_pending, between(1, 100000));
-    section.reject_unknown_keys();
-}
-
 void read_compute(JsonSection section, ComputeConfig& compute) {
     section.read_integer("threads", compute.threads, between(1, 256));
     section.reject_unknown_keys();
@@ -666,21 +659,58 @@ void read_headers(const JsonSection& section, std::vector<std::pair<std::string,
 }
 
 // The key never appears in an error: only the variable's or file's name does.
-void resolve_api_key(ProviderConfig& provider, const std::string& path, const Environment& env) {
-    if (!provider.api_key_env.empty() && !provider.api_key_file.empty()) {
+void resolve_secret(const std::string& key_env, const std::string& key_file, std::string& key,
+                    const std::string& path, const Environment& env) {
+    if (!key_env.empty() && !key_file.empty()) {
         throw ConfigError(join_path(path, "api_key_file"), "set either api_key_env or api_key_file, not both");
     }
-    if (!provider.api_key_env.empty()) {
+    if (!key_env.empty()) {
         // Unset or empty leaves the provider unusable, not the config invalid: the shipped
         // config has to start on a machine without keys (demo fallback, README).
-        if (const char* value = env(provider.api_key_env.c_str())) provider.api_key = trimmed(value);
-    } else if (!provider.api_key_file.empty()) {
+        if (const char* value = env(key_env.c_str())) key = trimmed(value);
+    } else if (!key_file.empty()) {
         const std::string where = join_path(path, "api_key_file");
-        provider.api_key = trimmed(read_small_file(provider.api_key_file, max_key_file_bytes, where));
-        if (provider.api_key.empty()) {
-            throw ConfigError(where, "file " + in_quotes(provider.api_key_file) + " is empty");
+        key = trimmed(read_small_file(key_file, max_key_file_bytes, where));
+        if (key.empty()) {
+            throw ConfigError(where, "file " + in_quotes(key_file) + " is empty");
         }
     }
+}
+
+void resolve_api_key(ProviderConfig& provider, const std::string& path, const Environment& env) {
+    resolve_secret(provider.api_key_env, provider.api_key_file, provider.api_key, path, env);
+}
+
+void read_speech_to_text(JsonSection section, SpeechToTextConfig& speech, const Environment& env) {
+    section.read_choice("kind", speech.kind, speech_to_text_kinds);
+    section.read_integer("max_pending", speech.max_pending, between(1, 100000));
+    // Each kind's own keys; the other kinds' keys are refused, not silently ignored.
+    constexpr std::array<std::string_view, 7> openai_keys{"base_url", "api_key_env", "api_key_file", "model",
+                                                          "language", "ca_file", "timeout_ms"};
+    for (auto key : openai_keys)
+        if (speech.kind != "openai" && section.find(key))
+            throw ConfigError(section.path_of(key), "only for speech_to_text.kind \"openai\"");
+    if (speech.kind != "pocketsphinx" && section.find("model_dir"))
+        throw ConfigError(section.path_of("model_dir"), "only for speech_to_text.kind \"pocketsphinx\"");
+    section.read_string("model_dir", speech.model_dir);
+    section.read_non_empty_string("base_url", speech.base_url);
+    if (const json* key_env = section.find("api_key_env")) {
+        if (!key_env->is_string() || !is_env_var_name(key_env->get_ref<const std::string&>()))
+            throw ConfigError(section.path_of("api_key_env"),
+                              "expected the name of an environment variable (letters, digits, '_'), not a key");
+        speech.api_key_env = key_env->get<std::string>();
+    }
+    section.read_non_empty_string("api_key_file", speech.api_key_file);
+    section.read_non_empty_string("model", speech.model);
+    section.read_string("language", speech.language);
+    section.read_non_empty_string("ca_file", speech.ca_file);
+    section.read_duration("timeout_ms", speech.timeout, between(100, max_milliseconds));
+    section.reject_unknown_keys();
+    if (speech.kind != "openai") return;
+    while (speech.base_url.ends_with('/')) speech.base_url.pop_back();
+    if (!speech.base_url.starts_with("http://") && !speech.base_url.starts_with("https://"))
+        throw ConfigError(section.path_of("base_url"), "expected an http:// or https:// URL");
+    resolve_secret(speech.api_key_env, speech.api_key_file, speech.api_key, section.path(), env);
 }
 
 // Like a provider key: the token comes from a variable or a file, never from the config
@@ -918,7 +948,7 @@ Config config_from_json(std::string_view json_text, std::string_view origin, con
     if (auto section = root.section("log")) read_log(*section, config.log);
     if (auto section = root.section("sessions")) read_sessions(*section, config.sessions);
     if (auto section = root.section("auth")) read_auth(*section, config.auth);
-    if (auto section = root.section("speech_to_text")) read_speech_to_text(*section, config.speech_to_text);
+    if (auto section = root.section("speech_to_text")) read_speech_to_text(*section, config.speech_to_text, env);
     if (auto section = root.section("compute")) read_compute(*section, config.compute);
 
     const json* providers = root.find("providers");

@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include "speech/speech_to_text.hpp"
 #include "metrics/shard_metrics.hpp"
 #include "server/idle_sweeper.hpp"
 #include "voxgate/net.hpp"
@@ -43,6 +44,9 @@ public:
     // The upstream engine of this shard (set by the runtime before connections arrive).
     upstream::ResponseSource* responses() { return responses_.get(); }
     void set_responses(std::shared_ptr<upstream::ResponseSource> source) { responses_ = std::move(source); }
+    // This shard's own speech-to-text client (speech_to_text.kind openai, on its CurlMulti).
+    void set_speech_to_text(std::unique_ptr<speech::SpeechToText> speech) { speech_to_text_ = std::move(speech); }
+    speech::SpeechToText* speech_to_text() { return speech_to_text_.get(); }
     // What the Realtime sessions of this shard share (set by the wiring).
     session::RealtimeContext* realtime_context() { return realtime_context_.get(); }
     void set_realtime_context(std::unique_ptr<session::RealtimeContext> context);
@@ -57,6 +61,8 @@ private:
     metrics::ShardMetrics metrics_;
     IdleSweeper sweeper_;
     std::shared_ptr<upstream::ResponseSource> responses_;
+    // After responses_, so destroyed first: its transfers live on the engine's CurlMulti.
+    std::unique_ptr<speech::SpeechToText> speech_to_text_;
     std::unique_ptr<session::RealtimeContext> realtime_context_;
     std::unique_ptr<session::ConversationExpiry> expiry_;
 };

@@ -8,6 +8,7 @@
 #include "session/conversation_expiry.hpp"
 #include "session/realtime_session.hpp"
 #include "speech/local_speech_to_text.hpp"
+#include "speech/openai_speech_to_text.hpp"
 #include "upstream/upstream_engine.hpp"
 
 namespace voxgate::server {
@@ -27,6 +28,8 @@ void wire_gateway(Runtime& runtime) {
         auto& shard = *shard_ptr;
         auto engine = std::make_shared<upstream::UpstreamEngine>(shard.io_context(), gateway.config, &shard.metrics());
         shard.set_responses(engine);
+        if (speech.kind == "openai")
+            shard.set_speech_to_text(std::make_unique<speech::OpenAiSpeechToText>(engine->multi(), speech));
         shard.set_realtime_context(std::make_unique<session::RealtimeContext>(session::RealtimeContext{
             .sessions = gateway.config.sessions,
             .limits = gateway.config.limits,
@@ -37,7 +40,7 @@ void wire_gateway(Runtime& runtime) {
             .preset = preset,
             .refusing_new_work = &gateway.refusing_new_work,
             .resume_failures = gateway.resume_failures.get(),
-            .speech_to_text = gateway.speech_to_text.get(),
+            .speech_to_text = speech.kind == "openai" ? shard.speech_to_text() : gateway.speech_to_text.get(),
         }));
     }
     auto& first = *runtime.shards().front();
@@ -60,6 +63,11 @@ void log_provider_warnings(const Config& config) {
         spdlog::warn("speech-to-text: no pocketsphinx model in {} (install pocketsphinx-en-us or set "
                      "speech_to_text.model_dir); spoken turns will get transcription failures",
                      config.speech_to_text.model_dir);
+    if (config.speech_to_text.kind == "openai" && !config.speech_to_text.api_key_env.empty() &&
+        config.speech_to_text.api_key.empty())
+        spdlog::warn("speech-to-text: ${} (speech_to_text.api_key_env) is not set; spoken turns will get "
+                     "transcription failures",
+                     config.speech_to_text.api_key_env);
     for (const auto& name : config::unusable_providers(config))
         spdlog::warn("provider \"{}\" is disabled: its API key variable is not set", name);
     // Routes whose every provider is disabled are served by the built-in demo provider.

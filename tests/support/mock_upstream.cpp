@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <stdexcept>
 
@@ -23,6 +24,8 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http.hpp>
 
+#include "audio/wav.hpp"
+
 namespace voxgate::test {
 
 namespace asio = boost::asio;
@@ -39,12 +42,13 @@ namespace {
 constexpr std::size_t max_request_header_bytes = 64 * 1024;
 constexpr std::size_t max_request_body_bytes = 16 * 1024 * 1024;
 
-enum class Format { none, openai, anthropic };
+enum class Format { none, openai, anthropic, transcription };
 
 Format format_of(std::string_view target) {
     if (const auto query = target.find('?'); query != std::string_view::npos) target = target.substr(0, query);
     if (target.ends_with("/chat/completions")) return Format::openai;
     if (target.ends_with("/messages")) return Format::anthropic;
+    if (target.ends_with("/audio/transcriptions")) return Format::transcription;
     return Format::none;
 }
 
@@ -575,6 +579,8 @@ private:
             co_return co_await write_error(stream, Format::openai, status, request_id, {}, keep_alive);
         }
 
+        if (format == Format::transcription) co_return co_await write_transcription(stream, received, keep_alive);
+
         MockScript script;
         apply_header(script, received.header("x-mock-script"));
         const json body = json::parse(received.body, nullptr, false);
@@ -599,6 +605,56 @@ private:
             model = body["model"].get<std::string>();
         }
         co_return co_await write_stream(stream, format, script, model, request_id, index, keep_alive);
+    }
+
+    // POST .../audio/transcriptions (multipart/form-data): answers {"text": "..."} naming what
+    // the upload held, so a test can check the gateway sent a well-formed WAV. Model
+    // "mock-fail" answers 401 quoting the Authorization header, as a provider might.
+    template <class Stream>
+    asio::awaitable<bool> write_transcription(Stream& stream, const ReceivedRequest& received, bool keep_alive) {
+        const std::string content_type = received.header("content-type");
+        const auto boundary_at = content_type.find("boundary=");
+        std::map<std::string, std::string> fields;
+        if (boundary_at != std::string::npos) {
+            const std::string delimiter = "--" + content_type.substr(boundary_at + 9);
+            std::size_t at = received.body.find(delimiter);
+            while (at != std::string::npos) {
+                const std::size_t head_start = at + delimiter.size() + 2;
+                const std::size_t head_end = received.body.find("\r\n\r\n", head_start);
+                if (head_end == std::string::npos) break;
+                const std::size_t next = received.body.find("\r\n" + delimiter, head_end);
+                if (next == std::string::npos) break;
+                const std::string head = received.body.substr(head_start, head_end - head_start);
+                const auto name_at = head.find("name=\"");
+                if (name_at != std::string::npos) {
+                    const auto name_end = head.find('"', name_at + 6);
+                    fields[head.substr(name_at + 6, name_end - name_at - 6)] =
+                        received.body.substr(head_end + 4, next - head_end - 4);
+                }
+                at = next + 2;
+            }
+        }
+        int status = 200;
+        json reply;
+        const auto wav = audio::decode_wav(fields["file"]);
+        if (fields["model"] == "mock-fail") {
+            status = 401;
+            reply = {{"error", {{"message", "Incorrect API key provided: " + received.header("authorization")},
+                                {"type", "invalid_request_error"}}}};
+        } else if (!wav) {
+            status = 400;
+            reply = {{"error", {{"message", "file is not a PCM16 WAV"}, {"type", "invalid_request_error"}}}};
+        } else {
+            reply = {{"text", "heard " + std::to_string(wav->samples.size() * 1000 / std::max(1, wav->sample_rate)) +
+                                  " ms at " + std::to_string(wav->sample_rate) + " Hz, model " + fields["model"] +
+                                  ", language " + (fields.count("language") ? fields["language"] : "none")}};
+        }
+        const std::string body = reply.dump();
+        std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+        head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+        if (!keep_alive) head += "Connection: close\r\n";
+        head += "\r\n";
+        co_return co_await write_all(stream, head + body) && keep_alive;
     }
 
     template <class Stream>

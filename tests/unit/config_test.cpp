@@ -747,9 +747,9 @@ TEST(CommandLine, Errors) {
 
 TEST(ConfigVoice, SpeechToTextComputeAndTheAudioBufferLimit) {
     auto config = from_json(
-        R"({"speech_to_text": {"kind": "none", "model_dir": "/models", "max_pending": 4},
+        R"({"speech_to_text": {"kind": "pocketsphinx", "model_dir": "/models", "max_pending": 4},
             "compute": {"threads": 3}, "limits": {"max_input_audio_seconds": 30}})");
-    EXPECT_EQ(config.speech_to_text.kind, "none");
+    EXPECT_EQ(config.speech_to_text.kind, "pocketsphinx");
     EXPECT_EQ(config.speech_to_text.model_dir, "/models");
     EXPECT_EQ(config.speech_to_text.max_pending, 4u);
     EXPECT_EQ(config.compute.threads, 3u);
@@ -759,6 +759,31 @@ TEST(ConfigVoice, SpeechToTextComputeAndTheAudioBufferLimit) {
     EXPECT_EQ(defaults.speech_to_text.kind, "pocketsphinx");
     EXPECT_EQ(defaults.compute.threads, 1u);
     EXPECT_EQ(defaults.limits.max_input_audio_seconds, std::chrono::seconds(60));
+}
+
+TEST(ConfigVoice, OpenAiSpeechToTextReadsItsOwnKeysAndTheKeyFromTheEnvironment) {
+    FakeEnvironment env;
+    env.set("STT_KEY", "sk-stt-from-env");
+    auto config = from_json(R"({"speech_to_text": {"kind": "openai", "base_url": "http://127.0.0.1:8000/v1/",
+        "api_key_env": "STT_KEY", "model": "whisper-large-v3", "language": "en", "timeout_ms": 5000}})", env);
+    EXPECT_EQ(config.speech_to_text.base_url, "http://127.0.0.1:8000/v1");  // trailing slash dropped
+    EXPECT_EQ(config.speech_to_text.api_key, "sk-stt-from-env");
+    EXPECT_EQ(config.speech_to_text.model, "whisper-large-v3");
+    EXPECT_EQ(config.speech_to_text.language, "en");
+    EXPECT_EQ(config.speech_to_text.timeout, std::chrono::milliseconds(5000));
+    // Another kind's keys are refused, not ignored.
+    EXPECT_NE(error_of(R"({"speech_to_text": {"kind": "pocketsphinx", "base_url": "http://x"}})")
+                  .find("speech_to_text.base_url: only for speech_to_text.kind \"openai\""),
+              std::string::npos);
+    EXPECT_NE(error_of(R"({"speech_to_text": {"kind": "openai", "model_dir": "/m"}})")
+                  .find("speech_to_text.model_dir: only for speech_to_text.kind \"pocketsphinx\""),
+              std::string::npos);
+    EXPECT_NE(error_of(R"({"speech_to_text": {"kind": "openai", "base_url": "ftp://x"}})").find("speech_to_text.base_url"),
+              std::string::npos);
+    // A pasted key in api_key_env is refused without being echoed.
+    const std::string pasted = error_of(R"({"speech_to_text": {"kind": "openai", "api_key_env": "sk-live-abc def"}})");
+    EXPECT_NE(pasted.find("speech_to_text.api_key_env"), std::string::npos);
+    EXPECT_EQ(pasted.find("sk-live"), std::string::npos);
 }
 
 TEST(ConfigVoice, ErrorsNameTheKey) {
