@@ -11,6 +11,7 @@ packages=(
   espeak-ng                 # the audio tests speak real phrases
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   iproute2                  # ss: the TCP keepalive test reads socket timers
+  chromium                  # the browser console test drives it headless (tests/browser/)
 )
 # Node.js + npm run the official OpenAI SDK compatibility test.
 if [ "${VOXGATE_WITH_NODE:-1}" = "1" ]; then
