@@ -1,5 +1,5 @@
 #pragma once
-// The browser console (src/console/console.html, compiled in by cmake/embed_file.cmake):
+// The browser console (src/console/console.html, compiled in by src/console/embed_file.cmake):
 // its bytes and the Content-Security-Policy it is served with. The page's one inline
 // <script> and one inline <style> are allowed by their SHA-256 hashes, so nothing else
 // can run or style it: no other script, no inline handler, no CDN, no external font.
