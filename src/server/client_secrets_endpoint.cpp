@@ -102,20 +102,20 @@ HttpResponse client_secrets_response(const HttpRequest& request, GatewayContext&
         return refusal(http::status::forbidden, "origin_not_allowed", "this Origin is not in auth.allowed_origins",
                        request);
     }
-    const std::string_view secret = bearer_credential(request[http::field::authorization]);
-    if (secret.empty()) {
+    const std::string_view credential = bearer_credential(request[http::field::authorization]);
+    if (credential.empty()) {
         metrics.auth_rejected(AuthRejection::missing_api_key);
         auto response = refusal(http::status::unauthorized, "invalid_api_key",
                                 "no API key: send 'Authorization: Bearer <key>'", request);
         response.set(http::field::www_authenticate, "Bearer");
         return response;
     }
-    auto key = gateway.authenticator->authenticate(secret);
+    auto key = gateway.authenticator->authenticate(credential);
     if (!key) {
         metrics.auth_rejected(AuthRejection::invalid_api_key);
         // An ek_ secret lands here too: a secret cannot renew itself.
         return refusal(http::status::unauthorized, "invalid_api_key",
-                       auth::ClientSecretStore::looks_like_secret(secret)
+                       auth::ClientSecretStore::looks_like_secret(credential)
                            ? "a client secret cannot issue client secrets: send an API key"
                            : "incorrect API key provided",
                        request);

@@ -63,7 +63,8 @@ std::variant<UpgradeRefusal, KeyAndGrant> redeem_client_secret(std::string_view 
     if (!key) {  // never issued, already used, dropped after expiry, or its key was removed
         metrics.auth_rejected(AuthRejection::client_secret_unknown);
         return UpgradeRefusal{http::status::unauthorized, "invalid_api_key",
-                              "unknown client secret: it was used, has expired or was never issued"};
+                              "unknown client secret: it was used, has expired, was never issued or its key "
+                              "was removed"};
     }
     // A secret opens a new session only: a page that holds one must not be able to take
     // over a conversation by its id.

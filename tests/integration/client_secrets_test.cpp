@@ -90,6 +90,15 @@ TEST(ClientSecrets, AKeyGetsASecretThatOpensASessionInTheSubprotocol) {
     EXPECT_EQ(metric(gateway.port(), "voxgate_client_secrets_issued_total"), 1);
 }
 
+TEST(ClientSecrets, TheAnswerIsNeverCached) {
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
+    TestGateway gateway(auth_config(keys));
+    auto result = http_post(gateway.port(), secrets_path, "", {bearer(key_a)});  // no body: all defaults
+    EXPECT_EQ(result.status, 200);
+    EXPECT_EQ(result.headers["cache-control"], "no-store");
+    EXPECT_EQ(result.headers["content-type"], "application/json");
+}
+
 TEST(ClientSecrets, ASecretWorksAsABearerTokenToo) {
     KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
     TestGateway gateway(auth_config(keys));
