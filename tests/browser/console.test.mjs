@@ -61,6 +61,9 @@ test('a message streams back token by token with its first-token latency', async
   await turn.and(page.locator('[data-status="completed"]')).waitFor({ timeout: 30000 });
   const deltas = Number(await turn.getAttribute('data-deltas'));
   assert.ok(deltas >= 5, `only ${deltas} deltas`);
+  // Frame events reach this process over the same DevTools connection, just after the DOM
+  // change; give the last ones a moment.
+  for (let i = 0; i < 40 && deltaFrames.length < deltas; i++) await page.waitForTimeout(50);
   assert.equal(deltas, deltaFrames.length, 'the page counts every delta frame the socket received');
   const text = await turn.locator('.text').textContent();
   assert.equal(text, deltaFrames.map((e) => e.delta).join(''));
