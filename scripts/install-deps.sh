@@ -14,6 +14,7 @@ packages=(
   iproute2                  # ss: the TCP keepalive test reads socket timers
   python3-websockets        # the Python examples' client; tests/deploy streams a response to fill the dashboard's metrics
   python3-yaml              # tests/deploy: parse docker/compose.yaml and deploy/kubernetes/
+  chromium                  # the browser console test drives it headless (tests/browser/)
 )
 # Node.js + npm run the official OpenAI SDK compatibility test.
 if [ "${VOXGATE_WITH_NODE:-1}" = "1" ]; then

@@ -109,7 +109,16 @@ struct AuthConfig {
     // auth.mode none on a non-loopback listen address while a real provider has a key is
     // refused at start-up unless this is set: it would be an open relay to the key.
     bool allow_unauthenticated = false;
+    // Ephemeral client secrets (POST /v1/realtime/client_secrets, README "Client secrets"):
+    // how long one lives at most, and how many may be stored at once across all keys.
+    std::chrono::seconds client_secret_ttl{600};
+    std::size_t max_client_secrets = 10000;
     bool enabled() const { return mode == "api_keys"; }
+};
+
+// The browser console at GET / and /console (README "Try it in a browser").
+struct ConsoleConfig {
+    bool enabled = true;
 };
 
 struct ProviderTimeouts {
@@ -208,6 +217,7 @@ struct Config {
     AuthConfig auth;
     SpeechToTextConfig speech_to_text;
     ComputeConfig compute;
+    ConsoleConfig console;
     std::vector<ProviderConfig> providers;
     // client-visible model name (or "*") -> ordered provider names (fallback order)
     std::map<std::string, std::vector<std::string>> routes;

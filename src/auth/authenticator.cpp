@@ -43,6 +43,13 @@ std::shared_ptr<const ClientKey> Authenticator::authenticate(std::string_view se
     return found;
 }
 
+std::shared_ptr<const ClientKey> Authenticator::find_by_name(std::string_view name) const {
+    const auto keys = current();  // held for the loop, as in authenticate()
+    for (const auto& key : *keys)
+        if (key->name == name) return key;
+    return nullptr;
+}
+
 std::optional<std::string> Authenticator::reload() {
     std::shared_ptr<const KeySet> fresh;
     try {

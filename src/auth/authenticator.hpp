@@ -29,6 +29,10 @@ public:
     // time each, so the answer's timing says nothing about which bytes matched.
     std::shared_ptr<const ClientKey> authenticate(std::string_view secret) const;
 
+    // The current key named `name`, or null (a reload removed it). Client secrets are
+    // bound to a name, so a key's removal also ends the secrets issued for it.
+    std::shared_ptr<const ClientKey> find_by_name(std::string_view name) const;
+
     // Reads keys_file again. On success the new set serves new handshakes and nullopt is
     // returned; otherwise the old set stays and the reason comes back (for the log).
     std::optional<std::string> reload();

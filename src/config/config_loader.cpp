@@ -556,11 +556,19 @@ void read_auth(JsonSection section, AuthConfig& auth) {
     section.read_non_empty_string("keys_file", auth.keys_file);
     read_string_list(section, "allowed_origins", auth.allowed_origins);
     section.read_bool("allow_unauthenticated", auth.allow_unauthenticated);
+    // OpenAI's service allows 10 s to 2 h; 1 s is allowed here so tests need not wait.
+    section.read_duration("client_secret_ttl_seconds", auth.client_secret_ttl, between(1, 7200));
+    section.read_integer("max_client_secrets", auth.max_client_secrets, between(1, 1'000'000));
     section.reject_unknown_keys();
     if (auth.enabled() && auth.keys_file.empty())
         throw ConfigError(section.path_of("keys_file"), "missing; required when auth.mode is api_keys");
     // Checked now so that a bad file stops start-up instead of refusing every client.
     if (auth.enabled()) load_keys_file(auth.keys_file);
+}
+
+void read_console(JsonSection section, ConsoleConfig& console) {
+    section.read_bool("enabled", console.enabled);
+    section.reject_unknown_keys();
 }
 
 bool is_loopback_host(const std::string& host) {
@@ -950,6 +958,7 @@ Config config_from_json(std::string_view json_text, std::string_view origin, con
     if (auto section = root.section("auth")) read_auth(*section, config.auth);
     if (auto section = root.section("speech_to_text")) read_speech_to_text(*section, config.speech_to_text, env);
     if (auto section = root.section("compute")) read_compute(*section, config.compute);
+    if (auto section = root.section("console")) read_console(*section, config.console);
 
     const json* providers = root.find("providers");
     const json* routes = root.find("routes");

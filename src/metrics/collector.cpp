@@ -170,6 +170,12 @@ std::vector<MetricFamily> Collector::collect() const {
                  "Sessions (at the handshake) and responses refused by a per-key limit, by limit.", "limit",
                  key_limit_count, &key_limit_label,
                  [](const ShardMetrics& s, std::size_t i) { return s.rate_limited[i].value(); });
+    add_sum(out, shards_, "voxgate_client_secrets_issued_total",
+            "Ephemeral client secrets issued by POST /v1/realtime/client_secrets.", MetricType::Counter,
+            [](const ShardMetrics& s) { return s.client_secrets_issued.value(); });
+    add_sum(out, shards_, "voxgate_client_secrets_store_full_total",
+            "Client secret requests refused with 503: auth.max_client_secrets secrets stored.", MetricType::Counter,
+            [](const ShardMetrics& s) { return s.client_secrets_store_full.value(); });
     add_sum(out, shards_, "voxgate_sessions_resumed_total", "Sessions resumed by a reconnecting client.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.sessions_resumed.value(); });
     add_sum(out, shards_, "voxgate_sessions_resume_failed_total",

@@ -41,6 +41,8 @@ const char* http_path_label(HttpPath path) {
         case HttpPath::readyz: return "/readyz";
         case HttpPath::metrics: return "/metrics";
         case HttpPath::realtime: return "/v1/realtime";
+        case HttpPath::client_secrets: return "/v1/realtime/client_secrets";
+        case HttpPath::console: return "/console";
         case HttpPath::other: break;
     }
     return "other";
@@ -78,9 +80,12 @@ const char* auth_rejection_label(AuthRejection reason) {
         case AuthRejection::missing_api_key: return "missing_api_key";
         case AuthRejection::invalid_api_key: return "invalid_api_key";
         case AuthRejection::origin_not_allowed: return "origin_not_allowed";
-        case AuthRejection::model_not_allowed: break;
+        case AuthRejection::model_not_allowed: return "model_not_allowed";
+        case AuthRejection::client_secret_unknown: return "client_secret_unknown";
+        case AuthRejection::client_secret_expired: return "client_secret_expired";
+        case AuthRejection::client_secret_resume: break;
     }
-    return "model_not_allowed";
+    return "client_secret_resume";
 }
 
 const char* key_limit_label(KeyLimit limit) {

@@ -57,8 +57,8 @@ private:
 // Latency buckets in seconds, from 100 us to 30 s.
 std::span<const double> latency_buckets();
 
-enum class HttpPath : std::uint8_t { healthz, readyz, metrics, realtime, other };
-inline constexpr std::size_t http_path_count = 5;
+enum class HttpPath : std::uint8_t { healthz, readyz, metrics, realtime, client_secrets, console, other };
+inline constexpr std::size_t http_path_count = 7;
 const char* http_path_label(HttpPath path);
 
 enum class ResponseStatus : std::uint8_t { completed, cancelled, incomplete, failed };
@@ -66,8 +66,18 @@ inline constexpr std::size_t response_status_count = 4;
 const char* response_status_label(ResponseStatus status);
 
 // Why a /v1/realtime client was refused (voxgate_auth_rejections_total{reason}).
-enum class AuthRejection : std::uint8_t { missing_api_key, invalid_api_key, origin_not_allowed, model_not_allowed };
-inline constexpr std::size_t auth_rejection_count = 4;
+// The client_secret_* reasons are handshakes presenting an "ek_" secret that is unknown
+// (never issued, used, or its key removed), expired, or offered for a resume.
+enum class AuthRejection : std::uint8_t {
+    missing_api_key,
+    invalid_api_key,
+    origin_not_allowed,
+    model_not_allowed,
+    client_secret_unknown,
+    client_secret_expired,
+    client_secret_resume,
+};
+inline constexpr std::size_t auth_rejection_count = 7;
 const char* auth_rejection_label(AuthRejection reason);
 
 // Which per-key limit refused a session or response (voxgate_rate_limited_total{limit}).
@@ -175,6 +185,8 @@ struct alignas(64) ShardMetrics {
     std::array<Counter, auth_rejection_count> auth_rejections;
     void auth_rejected(AuthRejection reason) noexcept { auth_rejections[static_cast<std::size_t>(reason)].inc(); }
     std::array<Counter, key_limit_count> rate_limited;
+    Counter client_secrets_issued;      // POST /v1/realtime/client_secrets answered 200
+    Counter client_secrets_store_full;  // refused with 503: auth.max_client_secrets stored
     void rate_limit_hit(KeyLimit limit) noexcept { rate_limited[static_cast<std::size_t>(limit)].inc(); }
 
     // upstream; providers indexed as in Config::providers

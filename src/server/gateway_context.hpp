@@ -15,6 +15,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "auth/authenticator.hpp"
+#include "auth/client_secret_store.hpp"
 #include "auth/client_key.hpp"
 #include "auth/key_usage.hpp"
 #include "metrics/collector.hpp"
@@ -40,6 +41,8 @@ struct UpgradeInfo {
     asio::ip::address peer_address;              // the client's IP as seen by the socket
     std::shared_ptr<const auth::ClientKey> key;  // the authenticated key; null when auth.mode is none
     std::shared_ptr<auth::SessionLease> session_lease;  // the key's session slot, held by the session
+    // Set when the client came with an ephemeral client secret: the session it was issued for.
+    std::shared_ptr<const auth::SecretGrant> grant;
 };
 
 // Creates the protocol handler of a new WebSocket connection on `shard`.
@@ -59,6 +62,7 @@ struct GatewayContext {
     // The compute pool (compute.threads): CPU-heavy work off the shard threads. The Runtime
     // joins it before the shards go, since its tasks post results to them.
     std::unique_ptr<asio::thread_pool> compute_pool;
+    std::unique_ptr<auth::ClientSecretStore> client_secrets;  // set with the authenticator
     std::atomic<bool> draining{false};            // SIGTERM came: /readyz answers 503
     std::atomic<bool> refusing_new_work{false};   // the readiness grace is over: no new sessions or responses
     std::atomic<std::int64_t> websocket_connections{0};  // open WebSockets across shards (drain waits for 0)

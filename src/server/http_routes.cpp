@@ -2,7 +2,9 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "console/console_page.hpp"
 #include "protocol/json_text.hpp"
+#include "server/client_secrets_endpoint.hpp"
 #include "server/gateway_context.hpp"
 #include "server/metrics_service.hpp"
 #include "server/shard.hpp"
@@ -17,6 +19,8 @@ metrics::HttpPath classify_path(std::string_view path) {
     if (path == "/readyz") return HttpPath::readyz;
     if (path == "/metrics") return HttpPath::metrics;
     if (path == realtime_path) return HttpPath::realtime;
+    if (path == client_secrets_path) return HttpPath::client_secrets;
+    if (path == "/" || path == "/console") return HttpPath::console;
     return HttpPath::other;
 }
 
@@ -57,6 +61,18 @@ std::optional<HttpResponse> refuse_method(const HttpRequest& request, std::strin
                                    std::string(request.method_string()) + " is not allowed on " + std::string(path),
                                    request.version(), request.keep_alive());
     response.set(http::field::allow, "GET, HEAD");
+    return response;
+}
+
+// The page carries its own policy (console_page.hpp); the other headers keep it out of
+// frames, stop MIME sniffing and keep the gateway's address out of Referer headers.
+HttpResponse console_response(const HttpRequest& request) {
+    auto response = text_response(http::status::ok, "text/html; charset=utf-8",
+                                  std::string(console::console_html()), request);
+    response.set("Content-Security-Policy", console::content_security_policy());
+    response.set(http::field::x_frame_options, "DENY");
+    response.set("X-Content-Type-Options", "nosniff");
+    response.set("Referrer-Policy", "no-referrer");
     return response;
 }
 
@@ -111,6 +127,8 @@ std::optional<HttpResponse> handle_http_request(const HttpRequest& request, Shar
         route = metrics::HttpPath::other;
     bool keep_alive = request.keep_alive();
     if (route == metrics::HttpPath::metrics) return metrics_refusal(request, *gateway.metrics_service);
+    if (route == metrics::HttpPath::console && !gateway.config.console.enabled) route = metrics::HttpPath::other;
+    if (route == metrics::HttpPath::client_secrets) return client_secrets_response(request, gateway, shard.metrics());
     if (route == metrics::HttpPath::other)
         return error_response(http::status::not_found, "not_found", "no route for " + std::string(path),
                               request.version(), keep_alive);
@@ -123,6 +141,8 @@ std::optional<HttpResponse> handle_http_request(const HttpRequest& request, Shar
                 return text_response(http::status::service_unavailable, "text/plain", "draining\n", request);
             return text_response(http::status::ok, "text/plain", "ready\n", request);
         case metrics::HttpPath::metrics: break;  // answered above
+        case metrics::HttpPath::client_secrets: break;  // answered above
+        case metrics::HttpPath::console: return console_response(request);
         case metrics::HttpPath::realtime: {
             auto response = error_response(http::status::upgrade_required, "upgrade_required",
                                            "/v1/realtime speaks WebSocket: send an Upgrade request",

@@ -1,5 +1,6 @@
 #pragma once
-// The plain HTTP endpoints on the main port: /healthz, /readyz, /metrics, and the
+// The plain HTTP endpoints on the main port: /healthz, /readyz, /metrics, the browser
+// console (/ and /console), POST /v1/realtime/client_secrets, and the
 // JSON error responses shared by every refusal (404, 405, 426, 400, 413, 431, 503).
 #include <optional>
 #include <string>

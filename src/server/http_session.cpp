@@ -102,9 +102,10 @@ void HttpSession<Stream>::read_request() {
                             contained_handler(this->shared_from_this(), &HttpSession::on_header));
 }
 
-// No endpoint reads a request body, so a chunked one is refused before its first chunk is
-// parsed: Beast 1.81's chunk parser asserts on some malformed trailers (found by the
-// http_request fuzzer), and a body we would discard is not worth parsing.
+// A chunked request body is refused before its first chunk is parsed: Beast 1.81's chunk
+// parser asserts on some malformed trailers (found by the http_request fuzzer). The one
+// endpoint that reads a body (POST /v1/realtime/client_secrets) gets small JSON, which
+// every client sends with Content-Length.
 template <class Stream>
 void HttpSession<Stream>::on_header(error_code ec, std::size_t bytes) {
     if (ec || parser_->is_done()) return on_read(ec, bytes);

@@ -51,7 +51,10 @@ Runtime::Runtime(Config config) : context_(std::make_unique<GatewayContext>()) {
         if (ec) throw std::runtime_error("tls.key_file: cannot use " + cfg.tls.key_file + ": " + ec.message());
     }
     context_->resume_failures = std::make_unique<session::ResumeFailures>(cfg.limits.max_failed_resumes_per_minute_per_ip);
-    if (cfg.auth.enabled()) context_->authenticator = std::make_unique<auth::Authenticator>(cfg.auth.keys_file);
+    if (cfg.auth.enabled()) {
+        context_->authenticator = std::make_unique<auth::Authenticator>(cfg.auth.keys_file);
+        context_->client_secrets = std::make_unique<auth::ClientSecretStore>(cfg.auth.max_client_secrets);
+    }
     unsigned threads = cfg.server.threads ? cfg.server.threads : std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<Shard>(i, *context_));
 

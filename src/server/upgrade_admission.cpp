@@ -1,6 +1,8 @@
 #include "server/upgrade_admission.hpp"
 
 #include <algorithm>
+#include <tuple>
+#include <variant>
 
 #include <boost/beast/core/string.hpp>
 
@@ -39,6 +41,39 @@ std::optional<UpgradeRefusal> make_room_for_a_session(const UpgradeInfo& info, G
     metrics.sessions_store_full.inc();
     return UpgradeRefusal{http::status::service_unavailable, "session_store_full",
                           "the gateway holds sessions.max_stored live sessions; retry later"};
+}
+
+using KeyAndGrant = std::pair<std::shared_ptr<const auth::ClientKey>, std::shared_ptr<const auth::SecretGrant>>;
+
+// An "ek_" secret: the key it was issued for (as the keys file has it now) and its
+// session, or why it cannot open this session. It is not used up here (admit_upgrade
+// does that last).
+std::variant<UpgradeRefusal, KeyAndGrant> redeem_client_secret(std::string_view secret, const UpgradeInfo& info,
+                                                                GatewayContext& gateway,
+                                                                metrics::ShardMetrics& metrics) {
+    using metrics::AuthRejection;
+    const auto found = gateway.client_secrets->find(secret, auth::ClientSecretStore::Clock::now());
+    std::shared_ptr<const auth::ClientKey> key;
+    if (found.state == auth::ClientSecretStore::State::valid) key = gateway.authenticator->find_by_name(found.grant->key_name);
+    if (found.state == auth::ClientSecretStore::State::expired) {
+        metrics.auth_rejected(AuthRejection::client_secret_expired);
+        return UpgradeRefusal{http::status::unauthorized, "invalid_api_key",
+                              "this client secret has expired: ask POST /v1/realtime/client_secrets for a new one"};
+    }
+    if (!key) {  // never issued, already used, dropped after expiry, or its key was removed
+        metrics.auth_rejected(AuthRejection::client_secret_unknown);
+        return UpgradeRefusal{http::status::unauthorized, "invalid_api_key",
+                              "unknown client secret: it was used, has expired, was never issued or its key "
+                              "was removed"};
+    }
+    // A secret opens a new session only: a page that holds one must not be able to take
+    // over a conversation by its id.
+    if (!query_value(info.query, "session_id").empty()) {
+        metrics.auth_rejected(AuthRejection::client_secret_resume);
+        return UpgradeRefusal{http::status::forbidden, "resume_not_allowed",
+                              "a client secret opens new sessions only: resume with the API key"};
+    }
+    return KeyAndGrant{std::move(key), found.grant};
 }
 
 }  // namespace
@@ -86,7 +121,13 @@ std::optional<UpgradeRefusal> admit_upgrade(const HttpRequest& request, UpgradeI
                               "no API key: send 'Authorization: Bearer <key>' or the subprotocol "
                               "'openai-insecure-api-key.<key>'"};
     }
+    std::shared_ptr<const auth::SecretGrant> grant;
     auto key = gateway.authenticator->authenticate(secret);
+    if (!key && gateway.client_secrets && auth::ClientSecretStore::looks_like_secret(secret)) {
+        auto redeemed = redeem_client_secret(secret, info, gateway, metrics);
+        if (auto* refusal = std::get_if<UpgradeRefusal>(&redeemed)) return std::move(*refusal);
+        std::tie(key, grant) = std::get<KeyAndGrant>(std::move(redeemed));
+    }
     if (!key) {
         metrics.auth_rejected(AuthRejection::invalid_api_key);
         return UpgradeRefusal{http::status::unauthorized, "invalid_api_key", "incorrect API key provided"};
@@ -94,6 +135,7 @@ std::optional<UpgradeRefusal> admit_upgrade(const HttpRequest& request, UpgradeI
     // A resumed session keeps its model when ?model= is absent; that model was allowed to
     // this key when the session began (resume is bound to the key).
     std::string model = query_value(info.query, "model");
+    if (model.empty() && grant) model = grant->model;
     if (model.empty() && query_value(info.query, "session_id").empty()) model = gateway.config.sessions.default_model;
     if (!model.empty() && !auth::allows_model(*key, model)) {
         metrics.auth_rejected(AuthRejection::model_not_allowed);
@@ -106,8 +148,18 @@ std::optional<UpgradeRefusal> admit_upgrade(const HttpRequest& request, UpgradeI
                               "key '" + key->name + "' has " + std::to_string(key->limits.max_sessions) +
                                   " sessions open (limits.max_sessions)"};
     }
-    info.session_lease = std::make_shared<auth::SessionLease>(key->usage);
+    auto lease = std::make_shared<auth::SessionLease>(key->usage);
+    // Used up only now that the session will open, so a refusal above (a model the key
+    // may not use, its sessions all open) leaves the secret for a retry; of two
+    // handshakes racing with one secret, one gets here first and the other is refused.
+    if (grant && !gateway.client_secrets->consume(secret, auth::ClientSecretStore::Clock::now())) {
+        metrics.auth_rejected(AuthRejection::client_secret_unknown);
+        return UpgradeRefusal{http::status::unauthorized, "invalid_api_key",
+                              "this client secret was just used by another connection"};
+    }
+    info.session_lease = std::move(lease);
     info.key = std::move(key);
+    info.grant = std::move(grant);
     return std::nullopt;
 }
 

@@ -7,6 +7,9 @@
 // rate_limit_exceeded); the key itself never appears in it or in a log. A resume
 // (?session_id=) from an address that used up its failed resumes is refused with 429; a
 // full session store (sessions.max_stored, all live) with 503 session_store_full.
+// An ephemeral client secret ("ek_...", POST /v1/realtime/client_secrets) is accepted
+// wherever a key is: it stands for its key, opens one new session (401 once used or
+// expired, 403 resume_not_allowed with ?session_id=) and brings that session's settings.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,7 +32,8 @@ struct UpgradeRefusal {
     std::string message;
 };
 
-// info.query and info.peer_address must be set. On success sets info.key and info.session_lease (api_keys mode); otherwise returns the
+// info.query and info.peer_address must be set. On success sets info.key and
+// info.session_lease (api_keys mode), and info.grant for a client secret; otherwise returns the
 // refusal to send and counts it in `metrics`.
 std::optional<UpgradeRefusal> admit_upgrade(const HttpRequest& request, UpgradeInfo& info,
                                             GatewayContext& gateway, metrics::ShardMetrics& metrics);

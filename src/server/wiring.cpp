@@ -49,10 +49,13 @@ void wire_gateway(Runtime& runtime) {
 
     gateway.make_handler = [](session::ClientLink& link, Shard& shard,
                               const UpgradeInfo& upgrade) -> std::shared_ptr<session::ClientHandler> {
+        std::string model = query_value(upgrade.query, "model");
+        if (model.empty() && upgrade.grant) model = upgrade.grant->model;
         return std::make_shared<session::RealtimeSession>(
             link, *shard.realtime_context(),
-            session::SessionParams{query_value(upgrade.query, "model"), query_value(upgrade.query, "session_id"),
-                                   upgrade.key, upgrade.peer_address, upgrade.session_lease});
+            session::SessionParams{std::move(model), query_value(upgrade.query, "session_id"), upgrade.key,
+                                   upgrade.peer_address, upgrade.session_lease,
+                                   upgrade.grant ? upgrade.grant->settings : nullptr});
     };
 }
 

@@ -173,9 +173,10 @@ void RealtimeSession::start_new_conversation() {
     auto conversation = std::make_shared<Conversation>();
     conversation->key_name = key_name();
     conversation->model = params_.model.empty() ? context_.sessions.default_model : params_.model;
-    conversation->settings = context_.preset ? context_.preset
-                                             : std::make_shared<const protocol::SessionSettings>(
-                                                   protocol::SessionSettings::from_config(context_.sessions));
+    conversation->settings = params_.settings ? params_.settings
+                             : context_.preset ? context_.preset
+                                               : std::make_shared<const protocol::SessionSettings>(
+                                                     protocol::SessionSettings::from_config(context_.sessions));
     conversation->settings_bytes = protocol::stored_bytes(*conversation->settings);
     const bool erase_on_detach = context_.sessions.resume_ttl.count() <= 0;
     do {

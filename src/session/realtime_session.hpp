@@ -81,6 +81,8 @@ struct SessionParams {
     std::shared_ptr<const auth::ClientKey> key = nullptr;  // the authenticated key; null: auth.mode none
     asio::ip::address peer_address = {};                   // the client's IP
     std::shared_ptr<auth::SessionLease> session_lease = nullptr;  // the key's session slot; freed with the session
+    // A new session's settings (a client secret's session); null = the gateway's defaults.
+    std::shared_ptr<const protocol::SessionSettings> settings = nullptr;
 };
 
 inline constexpr std::uint16_t close_code_policy = 1008;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/key_digest.hpp"
+#include "support/keys_file.hpp"
 #include "support/mock_upstream.hpp"
 #include "support/test_gateway.hpp"
 #include "support/ws_client.hpp"
@@ -23,34 +24,6 @@ using nlohmann::json;
 
 constexpr std::string_view key_a = "sk-team-a-0123456789";
 constexpr std::string_view key_b = "sk-team-b-9876543210";
-
-json key_entry(std::string_view name, std::string_view secret, json extra = json::object()) {
-    json entry = {{"name", name}, {"sha256", auth::to_hex(auth::sha256_of(secret))}};
-    entry.update(extra);
-    return entry;
-}
-
-// A keys file on disk, removed at the end of the test.
-class KeysFile {
-public:
-    explicit KeysFile(const std::vector<json>& keys) {
-        char path[] = "/tmp/voxgate-keys-XXXXXX";
-        ::close(::mkstemp(path));
-        path_ = path;
-        write(keys);
-    }
-    ~KeysFile() { std::filesystem::remove(path_); }
-    void write(const std::vector<json>& keys) const {
-        json document = json::object();
-        document["keys"] = keys;
-        std::ofstream(path_) << document.dump();
-    }
-    void write_text(const std::string& text) const { std::ofstream(path_) << text; }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
 
 Config auth_config(const KeysFile& keys) {
     Config config = test_config();

@@ -71,14 +71,17 @@ HttpResult http_upgrade(std::uint16_t port, const std::string& target,
     return http_get(port, target, "GET", headers);
 }
 
-HttpResult http_get(std::uint16_t port, const std::string& target, const std::string& method,
-                    const std::vector<std::pair<std::string, std::string>>& headers) {
+namespace {
+
+HttpResult http_exchange(std::uint16_t port, const std::string& target, const std::string& method,
+                         const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
     asio::io_context ioc;
     tcp::socket socket(ioc);
     socket.connect({asio::ip::make_address("127.0.0.1"), port});
     http::request<http::string_body> request{http::string_to_verb(method), target, 11};
     request.set(http::field::host, "127.0.0.1");
     for (auto& [name, value] : headers) request.set(name, value);
+    request.body() = body;
     request.prepare_payload();
     http::write(socket, request);
     beast::flat_buffer buffer;
@@ -100,6 +103,18 @@ HttpResult http_get(std::uint16_t port, const std::string& target, const std::st
     }
     result.body = response.body();
     return result;
+}
+
+}  // namespace
+
+HttpResult http_get(std::uint16_t port, const std::string& target, const std::string& method,
+                    const std::vector<std::pair<std::string, std::string>>& headers) {
+    return http_exchange(port, target, method, headers, "");
+}
+
+HttpResult http_post(std::uint16_t port, const std::string& target, const std::string& body,
+                     const std::vector<std::pair<std::string, std::string>>& headers) {
+    return http_exchange(port, target, "POST", headers, body);
 }
 
 std::string http_raw(std::uint16_t port, const std::string& bytes) {

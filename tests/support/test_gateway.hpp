@@ -44,6 +44,9 @@ struct HttpResult {
 };
 HttpResult http_get(std::uint16_t port, const std::string& target, const std::string& method = "GET",
                     const std::vector<std::pair<std::string, std::string>>& headers = {});
+// A POST of `body` (Content-Length, like a browser's fetch) with `headers`.
+HttpResult http_post(std::uint16_t port, const std::string& target, const std::string& body,
+                     const std::vector<std::pair<std::string, std::string>>& headers = {});
 // A WebSocket upgrade request (as a browser or SDK sends it, plus `headers`) read back as
 // plain HTTP, so that a refusal's status and JSON body can be checked; 101 when accepted.
 HttpResult http_upgrade(std::uint16_t port, const std::string& target,

@@ -795,5 +795,30 @@ TEST(ConfigVoice, ErrorsNameTheKey) {
               std::string::npos);
 }
 
+// ---------------------------------------------------------------------------------------
+// Client secrets and the browser console
+
+TEST(ConfigClientSecrets, DefaultsAndValuesAreRead) {
+    const Config defaults = from_json("{}");
+    EXPECT_EQ(defaults.auth.client_secret_ttl, std::chrono::seconds(600));
+    EXPECT_EQ(defaults.auth.max_client_secrets, 10000u);
+    EXPECT_TRUE(defaults.console.enabled);
+    const Config set = from_json(
+        R"({"auth":{"client_secret_ttl_seconds":60,"max_client_secrets":5},"console":{"enabled":false}})");
+    EXPECT_EQ(set.auth.client_secret_ttl, std::chrono::seconds(60));
+    EXPECT_EQ(set.auth.max_client_secrets, 5u);
+    EXPECT_FALSE(set.console.enabled);
+}
+
+TEST(ConfigClientSecrets, BadValuesNameTheirKey) {
+    EXPECT_NE(error_of(R"({"auth":{"client_secret_ttl_seconds":0}})").find("auth.client_secret_ttl_seconds"),
+              std::string::npos);
+    EXPECT_NE(error_of(R"({"auth":{"client_secret_ttl_seconds":7201}})").find("auth.client_secret_ttl_seconds"),
+              std::string::npos);
+    EXPECT_NE(error_of(R"({"auth":{"max_client_secrets":0}})").find("auth.max_client_secrets"), std::string::npos);
+    EXPECT_NE(error_of(R"({"console":{"enabled":"yes"}})").find("console.enabled"), std::string::npos);
+    EXPECT_NE(error_of(R"({"console":{"enable":true}})").find("console.enable"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace voxgate::config

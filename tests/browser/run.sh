@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Drives the browser console in headless Debian Chromium (playwright-core) against a real
+# voxgate with client keys, so the page takes the ephemeral client secret path.
+#   tests/browser/run.sh path/to/voxgate OUTPUT_DIR      (the screenshot: OUTPUT_DIR/console.png)
+set -euo pipefail
+for tool in node npm /usr/bin/chromium; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "FAIL: $tool is not installed: the browser console test cannot run." >&2
+    echo "      bash scripts/install-deps.sh installs Node.js, npm and chromium." >&2
+    exit 1
+  fi
+done
+here="$(cd "$(dirname "$0")" && pwd)"
+binary="$(realpath "$1")"
+output_dir="$(mkdir -p "$2" && realpath "$2")"
+work="$(mktemp -d)"
+gateway_pid=""
+cleanup() {
+  [ -n "$gateway_pid" ] && kill "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A client key made for this run; the gateway gets only its hash.
+key="sk-vox-browser-$(openssl rand -hex 16)"
+hash="$(printf %s "$key" | "$binary" hash-key)"
+printf '{"keys":[{"name":"browser-test","sha256":"%s","models":["*"]}]}\n' "$hash" > "$work/keys.json"
+
+cat > "$work/voxgate.json" <<JSON
+{
+  "server": { "listen": "127.0.0.1:0", "threads": 2 },
+  "auth": { "mode": "api_keys", "keys_file": "$work/keys.json" },
+  "providers": {
+    "demo": { "kind": "demo", "demo_tokens_per_second": 60, "demo_first_token_delay_ms": 20 },
+    "slow": { "kind": "demo", "demo_tokens_per_second": 4, "demo_first_token_delay_ms": 20 }
+  },
+  "routes": { "*": ["demo"], "slow-model": ["slow"] }
+}
+JSON
+# Debug level: everything the gateway says goes to the log checked below for secrets.
+"$binary" --config "$work/voxgate.json" --log-level debug 2>"$work/voxgate.log" &
+gateway_pid=$!
+port=""
+for _ in $(seq 1 200); do
+  port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/voxgate.log" | head -n1)"
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+if [ -z "$port" ]; then echo "voxgate did not start:"; cat "$work/voxgate.log"; exit 1; fi
+
+cd "$here"
+if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  if ! npm ci --no-audit --no-fund --loglevel=error; then
+    echo "FAIL: npm ci could not install playwright-core from package-lock.json (is the npm registry reachable?)" >&2
+    exit 1
+  fi
+fi
+status=0
+VOXGATE_URL="http://127.0.0.1:$port" VOXGATE_TEST_KEY="$key" VOXGATE_OUTPUT_DIR="$output_dir" \
+  node --test --test-concurrency=1 console.test.mjs || status=$?
+if grep -qF -e "$key" -e "ek_" "$work/voxgate.log"; then
+  echo "FAIL: the client key or a client secret reached the gateway's log" >&2
+  status=1
+fi
+if [ $status -ne 0 ]; then
+  echo "--- voxgate log ---"; cat "$work/voxgate.log"
+fi
+exit $status
