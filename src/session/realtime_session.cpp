@@ -395,8 +395,10 @@ void RealtimeSession::update_session(const std::string& event_id, protocol::Sess
     // Buffered audio was in the old format or cut by the old detector: it goes with them.
     if (const auto input = update.patch.audio.find("input");
         input != update.patch.audio.end() && (input->contains("format") || input->contains("turn_detection"))) {
-        audio_input_.reset();
-        speech_item_id_.clear();
+        if (voice_) {
+            voice_->input.reset();
+            voice_->speech_item_id.clear();
+        }
     }
     send(session_json_text(false));
     evict_history();  // larger settings leave less room for items
@@ -517,11 +519,12 @@ void RealtimeSession::create_response(const std::string& event_id, protocol::Res
     if (response_)
         return reject(event_id, codes::conversation_already_has_active_response,
                       "conversation already has an active response " + response_->stream.id());
-    if (transcriptions_pending_ > 0 && !request.response.input) {
-        if (deferred_response_)
+    if (voice_ && voice_->transcriptions_pending > 0 && !request.response.input) {
+        if (voice_->deferred_response)
             return reject(event_id, codes::conversation_already_has_active_response,
                           "a response.create already waits for the transcript of the committed audio");
-        deferred_response_ = std::make_unique<protocol::ClientEvent>(protocol::ClientEvent{event_id, std::move(request)});
+        voice_->deferred_response =
+            std::make_unique<protocol::ClientEvent>(protocol::ClientEvent{event_id, std::move(request)});
         return;
     }
     if (!admit_response_for_key(event_id)) return;
@@ -626,16 +629,22 @@ void RealtimeSession::cancel_response_request(const std::string& event_id, const
 // ---------------------------------------------------------------------------------------
 // Input audio
 
+RealtimeSession::VoiceTurns& RealtimeSession::voice() {
+    if (!voice_) voice_ = std::make_unique<VoiceTurns>();
+    return *voice_;
+}
+
 AudioInput& RealtimeSession::audio_input() {
-    if (!audio_input_) {
+    std::unique_ptr<AudioInput>& input = voice().input;
+    if (!input) {
         const auto& settings = *conversation_->settings;
         const auto detection = protocol::turn_detection(settings);
-        audio_input_ = std::make_unique<AudioInput>(
+        input = std::make_unique<AudioInput>(
             protocol::input_audio_format(settings),
             detection ? std::optional<audio::VadSettings>(detection->vad) : std::nullopt,
             context_.limits.max_input_audio_seconds);
     }
-    return *audio_input_;
+    return *input;
 }
 
 void RealtimeSession::append_audio(const std::string& event_id, const protocol::AudioAppend& append) {
@@ -664,8 +673,9 @@ void RealtimeSession::append_audio(const std::string& event_id, const protocol::
 }
 
 void RealtimeSession::on_speech_started(std::int64_t audio_start_ms) {
-    speech_item_id_ = new_item_id();
-    send(protocol::input_audio_buffer_speech_started(audio_start_ms, speech_item_id_));
+    VoiceTurns& turns = voice();
+    turns.speech_item_id = new_item_id();
+    send(protocol::input_audio_buffer_speech_started(audio_start_ms, turns.speech_item_id));
     // Barge-in: the user speaks over the answer.
     const auto detection = protocol::turn_detection(*conversation_->settings);
     if (detection && detection->interrupt_response && context_.sessions.barge_in && response_ &&
@@ -674,27 +684,29 @@ void RealtimeSession::on_speech_started(std::int64_t audio_start_ms) {
 }
 
 void RealtimeSession::on_speech_stopped(std::int64_t audio_end_ms) {
-    if (speech_item_id_.empty()) speech_item_id_ = new_item_id();
-    std::string item_id = std::exchange(speech_item_id_, {});
+    VoiceTurns& turns = voice();
+    std::string item_id = turns.speech_item_id.empty() ? new_item_id() : std::exchange(turns.speech_item_id, {});
     send(protocol::input_audio_buffer_speech_stopped(audio_end_ms, item_id));
     const auto detection = protocol::turn_detection(*conversation_->settings);
-    commit_utterance(audio_input_->take_until(audio_end_ms), std::move(item_id),
+    commit_utterance(audio_input().take_until(audio_end_ms), std::move(item_id),
                      detection && detection->create_response);
 }
 
 void RealtimeSession::commit_audio(const std::string& event_id) {
-    const std::int64_t buffered = audio_input_ ? audio_input_->buffered_ms() : 0;
+    VoiceTurns& turns = voice();
+    const std::int64_t buffered = turns.input ? turns.input->buffered_ms() : 0;
     if (buffered < AudioInput::min_commit_ms)
         return reject(event_id, codes::input_audio_buffer_commit_empty,
                       "the input audio buffer holds " + std::to_string(buffered) + " ms of audio; a commit needs at least " +
                           std::to_string(AudioInput::min_commit_ms) + " ms");
-    std::string item_id = speech_item_id_.empty() ? new_item_id() : std::exchange(speech_item_id_, {});
-    commit_utterance(audio_input_->take_all(), std::move(item_id), false);
+    std::string item_id = turns.speech_item_id.empty() ? new_item_id() : std::exchange(turns.speech_item_id, {});
+    commit_utterance(audio_input().take_all(), std::move(item_id), false);
 }
 
 void RealtimeSession::clear_audio() {
-    if (audio_input_) audio_input_->clear();
-    speech_item_id_.clear();
+    VoiceTurns& turns = voice();
+    if (turns.input) turns.input->clear();
+    turns.speech_item_id.clear();
     send(protocol::input_audio_buffer_cleared());
 }
 
@@ -714,13 +726,13 @@ void RealtimeSession::commit_utterance(std::vector<std::int16_t> samples, std::s
     send(protocol::conversation_item_done(conversation_->items[index], previous));
     evict_history();
 
-    const int sample_rate = audio_input_->format().sample_rate;
+    const int sample_rate = audio_input().format().sample_rate;
     if (!context_.speech_to_text) {
         speech::Transcription off{{}, "transcription_unavailable",
                                   "speech-to-text is off (speech_to_text.kind is none): the audio was not transcribed"};
         return on_transcription(item_id, respond, off);
     }
-    ++transcriptions_pending_;
+    ++voice().transcriptions_pending;
     // The result comes back by post; the session may be gone by then.
     context_.speech_to_text->transcribe(
         std::move(samples), sample_rate, context_.executor,
@@ -728,7 +740,7 @@ void RealtimeSession::commit_utterance(std::vector<std::int16_t> samples, std::s
             auto self = weak.lock();
             if (!self) return;
             self->contained("transcription", [&] {
-                --self->transcriptions_pending_;
+                --self->voice().transcriptions_pending;
                 if (self->state_ == State::open && self->conversation_) self->on_transcription(item_id, respond, result);
             });
         });
@@ -752,9 +764,9 @@ void RealtimeSession::on_transcription(const std::string& item_id, bool respond,
         // Nothing recognised (noise, a cough): no turn for the model to answer.
         if (result.transcript.empty()) respond = false;
     }
-    if (transcriptions_pending_ > 0) return;
-    if (deferred_response_) {
-        auto deferred = std::move(deferred_response_);
+    if (voice().transcriptions_pending > 0) return;
+    if (voice().deferred_response) {
+        auto deferred = std::move(voice().deferred_response);
         create_response(deferred->event_id, std::get<protocol::ResponseCreate>(deferred->body));
         return;
     }

@@ -210,13 +210,18 @@ private:
     std::vector<std::unique_ptr<ActiveResponse>> retired_;  // finished; freed from a posted task
     protocol::TextDeliveryLog delivery_;
     std::uint64_t bytes_queued_ = 0;  // every byte this session ever queued on the link
-    // Input audio: null until the first append (a text session pays one pointer for it).
-    std::unique_ptr<AudioInput> audio_input_;
-    std::string speech_item_id_;           // the item the turn being spoken will become
-    std::size_t transcriptions_pending_ = 0;
-    // A response.create that came while a transcript was pending runs when it is in, so the
-    // model hears what was said. One at most: a second is refused like a second response.
-    std::unique_ptr<protocol::ClientEvent> deferred_response_;
+    // Input audio state, made on the first input_audio_buffer event: a text session pays
+    // one pointer for it.
+    struct VoiceTurns {
+        std::unique_ptr<AudioInput> input;  // null after a format or turn_detection change
+        std::string speech_item_id;         // the item the turn being spoken will become
+        std::size_t transcriptions_pending = 0;
+        // A response.create that came while a transcript was pending runs when it is in, so
+        // the model hears what was said. One at most: a second is refused like a second response.
+        std::unique_ptr<protocol::ClientEvent> deferred_response;
+    };
+    VoiceTurns& voice();
+    std::unique_ptr<VoiceTurns> voice_;
 };
 
 }  // namespace voxgate::session

@@ -109,6 +109,39 @@ TEST(VoiceInputE2E, ManualCommitIsTranscribedAndTheModelAnswersTheTranscript) {
     EXPECT_EQ(scrape_metric(gateway.port(), "voxgate_input_audio_committed_total"), 1);
 }
 
+TEST(VoiceInputE2E, AResponseRequestedBeforeTheTranscriptWaitsForItSoTheModelHearsTheTurn) {
+    MockUpstream mock;
+    Config config = voice_config();
+    ProviderConfig provider;
+    provider.name = "mock";
+    provider.kind = "openai";
+    provider.base_url = mock.base_url() + "/v1";
+    provider.api_key = "sk-voice-e2e-dummy";
+    config.providers = {provider};
+    config.routes = {{"*", {"mock"}}};
+    TestGateway gateway(config);
+    VoiceClient client(gateway.port());
+    client.update({{"audio", {{"input", {{"turn_detection", nullptr}}}}}});
+    client.append(pcm24k_bytes(spoken_question(24000, 200)), 4800);
+    // Commit and ask at once: the transcript is still being recognised.
+    client.send({{"type", "input_audio_buffer.commit"}});
+    client.send({{"type", "response.create"}});
+    std::vector<json> before;
+    client.next_of("response.created", &before);
+    bool transcribed_first = false;
+    for (const auto& event : before)
+        if (event.value("type", "") == "conversation.item.input_audio_transcription.completed") transcribed_first = true;
+    EXPECT_TRUE(transcribed_first) << "response.created came before the transcript";
+    EXPECT_EQ(client.next_of("response.done")["response"]["status"], "completed");
+    // The provider was asked with the transcript as the user's turn.
+    const auto requests = mock.requests();
+    ASSERT_EQ(requests.size(), 1u);
+    const json sent = json::parse(requests[0].body);
+    const json& last = sent["messages"].back();
+    EXPECT_EQ(last["role"], "user");
+    EXPECT_NE(last["content"].dump().find("weather"), std::string::npos) << sent.dump();
+}
+
 TEST(VoiceInputE2E, ServerVadDetectsTheTurnCommitsItAndStartsTheResponse) {
     TestGateway gateway(voice_config());
     VoiceClient client(gateway.port());
