@@ -29,6 +29,15 @@ std::string item_event(std::string_view type, const Item& item, std::optional<st
     return to_text(out);
 }
 
+// The error object of `error` and of a failed transcription (docs/wire-protocols.md 1.8).
+OrderedJson error_json(const ProtocolError& error) {
+    return {{"type", error.type},
+            {"code", empty_as_null(error.code)},
+            {"message", error.message},
+            {"param", empty_as_null(error.param)},
+            {"event_id", empty_as_null(error.event_id)}};
+}
+
 void put_ref(OrderedJson& out, const OutputRef& ref) {
     out["response_id"] = ref.response_id;
     out["item_id"] = ref.item_id;
@@ -92,17 +101,13 @@ std::string input_audio_transcription_failed(std::string_view item_id, std::size
     auto out = event("conversation.item.input_audio_transcription.failed");
     out["item_id"] = item_id;
     out["content_index"] = content_index;
-    out["error"] = {{"type", error.type}, {"code", error.code}, {"message", error.message}, {"param", empty_as_null(error.param)}};
+    out["error"] = error_json(error);
     return to_text(out);
 }
 
 std::string error_event(const ProtocolError& error) {
     auto out = event("error");
-    out["error"] = {{"type", error.type},
-                    {"code", empty_as_null(error.code)},
-                    {"message", error.message},
-                    {"param", empty_as_null(error.param)},
-                    {"event_id", empty_as_null(error.event_id)}};
+    out["error"] = error_json(error);
     return to_text(out);
 }
 
