@@ -9,7 +9,9 @@
 #include <string_view>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
+#include "audio/base64.hpp"
 #include "fuzz_support.hpp"
 #include "protocol/client_events.hpp"
 #include "protocol/server_events.hpp"
@@ -47,8 +49,15 @@ void echo(const ClientEvent& event) {
                         if (const auto* item = std::get_if<Item>(&entry)) check_echo(to_text(item_json(*item)));
                     }
                 }
+            } else if constexpr (std::is_same_v<Body, AudioAppend>) {
+                // What was decoded encodes back to base64 that decodes to the same bytes.
+                std::string encoded;
+                voxgate::audio::base64_encode(body.audio, encoded);
+                std::vector<std::uint8_t> again;
+                VOXGATE_FUZZ_CHECK(voxgate::audio::base64_decode(encoded, again) && again == body.audio, encoded);
             } else {
-                static_assert(std::is_same_v<Body, ResponseCancel>);
+                static_assert(std::is_same_v<Body, ResponseCancel> || std::is_same_v<Body, AudioCommit> ||
+                              std::is_same_v<Body, AudioClear>);
             }
         },
         event.body);
