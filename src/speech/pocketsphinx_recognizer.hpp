@@ -1,7 +1,8 @@
 #pragma once
 // One CMU PocketSphinx decoder (Debian libpocketsphinx-dev + pocketsphinx-en-us): offline,
-// keyless recognition of 16 kHz PCM16 speech. A decoder is not thread-safe and costs ~0.4 s
-// and tens of MB to load, so LocalSpeechToText keeps a few and lends one per utterance.
+// keyless recognition of 16 kHz PCM16 speech; the library is opened on first use, not at
+// start-up. A decoder is not thread-safe and costs ~0.5 s and ~90 MB to load
+// (bench_speech_to_text), so LocalSpeechToText keeps a few and lends one per utterance.
 #include <cstdint>
 #include <memory>
 #include <span>
