@@ -11,6 +11,7 @@ for tool in node npm /usr/bin/chromium; do
   fi
 done
 here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/../support/voxgate.sh"
 binary="$(realpath "$1")"
 output_dir="$(mkdir -p "$2" && realpath "$2")"
 work="$(mktemp -d)"
@@ -38,15 +39,12 @@ cat > "$work/voxgate.json" <<JSON
 }
 JSON
 # Debug level: everything the gateway says goes to the log checked below for secrets.
-"$binary" --config "$work/voxgate.json" --log-level debug 2>"$work/voxgate.log" &
-gateway_pid=$!
-port=""
-for _ in $(seq 1 200); do
-  port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/voxgate.log" | head -n1)"
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-if [ -z "$port" ]; then echo "voxgate did not start:"; cat "$work/voxgate.log"; exit 1; fi
+start_voxgate_binary "$binary" "$work/voxgate.json" "$work/voxgate.log" debug || {
+  gateway_pid="$voxgate_pid"
+  echo "voxgate did not start:"; cat "$work/voxgate.log"; exit 1
+}
+gateway_pid="$voxgate_pid"
+port="$voxgate_port"
 
 cd "$here"
 if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -11,6 +11,7 @@ for tool in node npm; do
   fi
 done
 here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/../support/voxgate.sh"
 binary="$(realpath "$1")"
 work="$(mktemp -d)"
 gateway_pid=""
@@ -20,14 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A throwaway CA and a server certificate for 127.0.0.1.
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=voxgate sdk test CA" \
-  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$work/san.ext"
-openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
-  -days 2 -extfile "$work/san.ext" -out "$work/server.pem" 2>/dev/null
+make_test_ca "$work" "voxgate sdk test CA"
 
 cat > "$work/voxgate.json" <<JSON
 {
@@ -41,16 +35,12 @@ cat > "$work/voxgate.json" <<JSON
   "routes": { "*": ["demo"], "slow-model": ["slow"] }
 }
 JSON
-"$binary" --config "$work/voxgate.json" --log-level info 2>"$work/voxgate.log" &
-gateway_pid=$!
-# Port 0: read the port the gateway bound from its start-up line.
-port=""
-for _ in $(seq 1 200); do
-  port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/voxgate.log" | head -n1)"
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-if [ -z "$port" ]; then echo "voxgate did not start:"; cat "$work/voxgate.log"; exit 1; fi
+start_voxgate_binary "$binary" "$work/voxgate.json" "$work/voxgate.log" || {
+  gateway_pid="$voxgate_pid"
+  echo "voxgate did not start:"; cat "$work/voxgate.log"; exit 1
+}
+gateway_pid="$voxgate_pid"
+port="$voxgate_port"
 
 cd "$here"
 if [ ! -d node_modules/openai ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
