@@ -114,8 +114,8 @@ std::optional<ClientEventBody> decode_body(std::string_view type, Fields& fields
     if (type == "conversation.item.truncate") return decode_item_truncate(fields);
     if (type == "response.create") return decode_response_create(fields, error);
     if (type == "input_audio_buffer.append") {
-        auto audio = fields.string("audio", true);
-        if (!fields.ok()) return std::nullopt;
+        const std::string* audio = fields.string_ref("audio", true);
+        if (!audio) return std::nullopt;
         AudioAppend append;
         append.audio.reserve(audio::base64_decoded_size(audio->size()));
         if (!audio::base64_decode(*audio, append.audio)) {

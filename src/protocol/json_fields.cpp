@@ -23,16 +23,21 @@ bool Fields::is_null(std::string_view key) const {
 }
 
 std::optional<std::string> Fields::string(std::string_view key, bool required) {
+    if (const std::string* value = string_ref(key, required)) return *value;
+    return std::nullopt;
+}
+
+const std::string* Fields::string_ref(std::string_view key, bool required) {
     const Json* value = get(key);
     if (!value) {
         if (required) missing(key);
-        return std::nullopt;
+        return nullptr;
     }
     if (!value->is_string()) {
         wrong_type(key, "a string");
-        return std::nullopt;
+        return nullptr;
     }
-    return value->get<std::string>();
+    return &value->get_ref<const std::string&>();
 }
 
 std::optional<std::int64_t> Fields::integer(std::string_view key, bool required) {

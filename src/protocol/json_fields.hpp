@@ -30,6 +30,9 @@ public:
     bool is_null(std::string_view key) const;
 
     std::optional<std::string> string(std::string_view key, bool required = false);
+    // The same check without the copy: a pointer into the event, valid while it lives
+    // (an audio payload is up to limits.max_message_bytes).
+    const std::string* string_ref(std::string_view key, bool required = false);
     std::optional<std::int64_t> integer(std::string_view key, bool required = false);
     std::optional<double> number(std::string_view key);
     const Json* object(std::string_view key, bool required = false);
