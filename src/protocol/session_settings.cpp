@@ -180,28 +180,41 @@ std::optional<std::string> wrong_rate(const Json& format) {
 }
 
 // turn_detection: null, or {type: "server_vad", threshold 0..1, prefix_padding_ms,
-// silence_duration_ms, create_response, interrupt_response}. Returns the problem, if any,
-// as "'<key>' must be ..." for the field at fault (key relative to turn_detection).
-std::optional<std::pair<std::string, std::string>> turn_detection_problem(const Json& value) {
+// silence_duration_ms, create_response, interrupt_response}.
+struct FieldProblem {
+    std::string key;       // relative to turn_detection: "" for the object itself, ".threshold", ...
+    std::string expected;  // "'<param>' must be " + expected
+};
+
+std::optional<FieldProblem> turn_detection_problem(const Json& value) {
     if (value.is_null()) return std::nullopt;
-    if (!value.is_object()) return std::pair<std::string, std::string>{"", "an object or null"};
+    if (!value.is_object()) return FieldProblem{"", "an object or null"};
     auto type = value.find("type");
     if (type != value.end() && (!type->is_string() || *type != "server_vad"))
-        return std::pair<std::string, std::string>{".type", "\"server_vad\" (semantic_vad is not supported)"};
+        return FieldProblem{".type", "\"server_vad\" (semantic_vad is not supported)"};
     auto number_in = [&](const char* key, double low, double high) {
         auto it = value.find(key);
         return it == value.end() || (it->is_number() && it->get<double>() >= low && it->get<double>() <= high);
     };
-    if (!number_in("threshold", 0, 1)) return std::pair<std::string, std::string>{".threshold", "a number from 0 to 1"};
+    if (!number_in("threshold", 0, 1)) return FieldProblem{".threshold", "a number from 0 to 1"};
     if (!number_in("prefix_padding_ms", 0, 5000))
-        return std::pair<std::string, std::string>{".prefix_padding_ms", "a number of milliseconds from 0 to 5000"};
+        return FieldProblem{".prefix_padding_ms", "a number of milliseconds from 0 to 5000"};
     if (!number_in("silence_duration_ms", 0, 10000))
-        return std::pair<std::string, std::string>{".silence_duration_ms", "a number of milliseconds from 0 to 10000"};
+        return FieldProblem{".silence_duration_ms", "a number of milliseconds from 0 to 10000"};
     for (const char* key : {"create_response", "interrupt_response"}) {
         auto it = value.find(key);
-        if (it != value.end() && !it->is_boolean()) return std::pair<std::string, std::string>{std::string(".") + key, "a boolean"};
+        if (it != value.end() && !it->is_boolean()) return FieldProblem{std::string(".") + key, "a boolean"};
     }
     return std::nullopt;
+}
+
+// Fails `fields` at `<key><problem.key>` when `value` is not a valid turn_detection.
+bool check_turn_detection(Fields& fields, std::string_view key, const Json& value) {
+    auto problem = turn_detection_problem(value);
+    if (!problem) return true;
+    const std::string at = std::string(key) + problem->key;
+    fields.fail(codes::invalid_value, at, "'" + fields.param(at) + "' must be " + problem->expected);
+    return false;
 }
 
 // Reads one side of the GA `audio` object ("input" or "output") into patch.audio[side].
@@ -226,10 +239,7 @@ void read_audio_side(Fields& audio_fields, std::string_view side, Json& patch_si
         copy_if_present("noise_reduction", null_or_object, "an object or null");
         copy_if_present("transcription", null_or_object, "an object or null");
         if (auto it = object->find("turn_detection"); it != object->end() && fields.ok()) {
-            if (auto problem = turn_detection_problem(*it)) {
-                const std::string key = "turn_detection" + problem->first;
-                return fields.fail(codes::invalid_value, key, "'" + fields.param(key) + "' must be " + problem->second);
-            }
+            if (!check_turn_detection(fields, "turn_detection", *it)) return;
             patch_side["turn_detection"] = *it;
         }
     } else {
@@ -252,10 +262,7 @@ void read_beta_audio(Fields& fields, const Json& session, Json& audio) {
         } else if (std::string_view(ga_key) == "voice") {
             if (!value.is_string()) return fields.wrong_type(key, "a string");
         } else if (std::string_view(ga_key) == "turn_detection") {
-            if (auto problem = turn_detection_problem(value)) {
-                const std::string at = std::string(key) + problem->first;
-                return fields.fail(codes::invalid_value, at, "'" + fields.param(at) + "' must be " + problem->second);
-            }
+            if (!check_turn_detection(fields, key, value)) return;
         } else if (!value.is_null() && !value.is_object()) {
             return fields.wrong_type(key, "an object or null");
         }
