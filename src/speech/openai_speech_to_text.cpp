@@ -159,10 +159,12 @@ void OpenAiSpeechToText::finish(Request& request, Transcription result) {
     // Called from the request's own callbacks: answer by post, free the request after.
     auto it = std::find_if(requests_.begin(), requests_.end(), [&](const auto& r) { return r.get() == &request; });
     if (it == requests_.end()) return;
-    auto owned = std::shared_ptr<Request>(std::move(*it));
+    std::unique_ptr<Request> owned = std::move(*it);
     requests_.erase(it);
-    asio::post(request.executor(), [owned, result = std::move(result)]() mutable {
+    const executor_type executor = owned->executor();
+    asio::post(executor, [owned = std::move(owned), result = std::move(result)]() mutable {
         Done done = std::move(owned->done());
+        owned.reset();
         done(std::move(result));
     });
 }
