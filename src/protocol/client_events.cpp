@@ -11,7 +11,6 @@ namespace {
 // Realtime client events voxgate knows but does not implement: refused by name, so a
 // client learns "not here" rather than "you misspelled it".
 constexpr std::array unsupported_events = {
-    std::string_view("output_audio_buffer.clear"),
     std::string_view("transcription_session.update"),
 };
 
@@ -74,8 +73,8 @@ std::optional<ClientEventBody> decode_response_create(Fields& event_fields, std:
     }
     Fields fields = event_fields.child(*response, "response");
     params.instructions = read_instructions(fields, "instructions");
-    check_output_modalities(fields, "output_modalities");
-    check_output_modalities(fields, "modalities");
+    params.output = read_output_modalities(fields, "output_modalities");
+    if (!params.output) params.output = read_output_modalities(fields, "modalities");
     params.tools = read_tools(fields, "tools");
     params.tool_choice = read_tool_choice(fields, "tool_choice");
     params.temperature = read_temperature(fields, "temperature");
@@ -126,6 +125,7 @@ std::optional<ClientEventBody> decode_body(std::string_view type, Fields& fields
     }
     if (type == "input_audio_buffer.commit") return AudioCommit{};
     if (type == "input_audio_buffer.clear") return AudioClear{};
+    if (type == "output_audio_buffer.clear") return OutputAudioClear{};
     if (type == "response.cancel") {
         auto response_id = fields.string("response_id");
         if (!fields.ok()) return std::nullopt;

@@ -47,6 +47,7 @@ struct ItemTruncate {
 // to the session's settings.
 struct ResponseParams {
     std::optional<std::string> instructions;
+    std::optional<OutputModality> output;  // output_modalities; unset = the session's
     std::optional<Json> tools;
     std::optional<Json> tool_choice;
     std::optional<std::optional<double>> temperature;
@@ -72,9 +73,12 @@ struct AudioAppend {
 };
 struct AudioCommit {};
 struct AudioClear {};
+// output_audio_buffer.clear: stop the reply being spoken now (OpenAI documents it for
+// WebRTC/SIP; over a WebSocket voxgate honours it too: the audio not yet sent is dropped).
+struct OutputAudioClear {};
 
 using ClientEventBody = std::variant<SessionUpdate, ItemCreate, ItemDelete, ItemRetrieve, ItemTruncate, ResponseCreate,
-                                     ResponseCancel, AudioAppend, AudioCommit, AudioClear>;
+                                     ResponseCancel, AudioAppend, AudioCommit, AudioClear, OutputAudioClear>;
 
 struct ClientEvent {
     std::string event_id;  // "" when the client sent none

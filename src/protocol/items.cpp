@@ -37,6 +37,7 @@ std::string_view to_string(ContentType type) {
         case ContentType::text: return "text";
         case ContentType::output_text: return "output_text";
         case ContentType::input_audio: return "input_audio";
+        case ContentType::output_audio: return "output_audio";
     }
     return "input_text";
 }
@@ -83,6 +84,8 @@ OrderedJson item_json(const Item& item) {
             for (const auto& part : item.content) {
                 if (part.type == ContentType::input_audio)
                     content.push_back({{"type", "input_audio"}, {"transcript", empty_as_null(part.text)}});
+                else if (part.type == ContentType::output_audio)
+                    content.push_back({{"type", "output_audio"}, {"transcript", part.text}});
                 else
                     content.push_back({{"type", to_string(part.type)}, {"text", part.text}});
             }

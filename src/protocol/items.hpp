@@ -24,7 +24,8 @@ enum class ItemStatus : std::uint8_t { in_progress, completed, incomplete };
 // `output_text` for assistant text, beta clients `text`; user and system text is `input_text`.
 // `input_audio`: a user turn spoken into input_audio_buffer; voxgate keeps its transcript
 // (in `text`; "" until transcribed), never the audio, and the model reads the transcript.
-enum class ContentType : std::uint8_t { input_text, text, output_text, input_audio };
+// `output_audio`: an assistant turn voxgate spoke; `text` holds the transcript of what was sent.
+enum class ContentType : std::uint8_t { input_text, text, output_text, input_audio, output_audio };
 
 std::string_view to_string(ItemType type);
 std::string_view to_string(Role role);

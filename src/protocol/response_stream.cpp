@@ -38,7 +38,7 @@ OrderedJson ResponseStream::response_json(ResponseStatus status, const ResponseE
     out["status_details"] = std::move(details);
     auto& output = out["output"] = OrderedJson::array();
     for (const auto& item : output_) output.push_back(item_json(item));
-    out["output_modalities"] = OrderedJson::array({"text"});
+    out["output_modalities"] = output_modalities_json(info_.output);
     out["max_output_tokens"] = token_limit_json(info_.max_output_tokens);
     out["metadata"] = OrderedJson(info_.metadata);
     if (end)
@@ -67,9 +67,29 @@ void ResponseStream::open_text_item() {
     open_text_ = index;
     listener_.send_frame(output_item_added(info_.id, index, output_[index]));
     listener_.on_output_item_added(output_[index]);
+    if (info_.output == OutputModality::audio) {
+        output_[index].content.push_back({ContentType::output_audio, {}});
+        listener_.send_frame(content_part_added(ref(index), 0, "", PartKind::audio));
+        text_delta_ = DeltaEncoder::output_audio_transcript(ref(index), 0);
+        audio_delta_ = DeltaEncoder::output_audio(ref(index), 0);
+        return;
+    }
     output_[index].content.push_back({ContentType::output_text, {}});
     listener_.send_frame(content_part_added(ref(index), 0, ""));
     text_delta_ = DeltaEncoder::output_text(ref(index), 0);
+}
+
+void ResponseStream::audio_transcript(std::string_view text) {
+    if (ended_ || text.empty()) return;
+    if (!open_text_) open_text_item();
+    output_[*open_text_].content.front().text.append(text);
+    listener_.send_frame(text_delta_.encode(text));
+}
+
+void ResponseStream::audio(std::span<const std::uint8_t> bytes) {
+    if (ended_ || bytes.empty()) return;
+    if (!open_text_) open_text_item();
+    listener_.send_frame(audio_delta_.encode_base64(bytes));
 }
 
 void ResponseStream::text_delta(std::string_view delta) {
@@ -89,7 +109,8 @@ void ResponseStream::tool_call_delta(int index, std::string_view call_id, std::s
         if (open.index == index) call = &open;
     if (!call) {
         // A new output item: the text before it is finished (output items are sequential).
-        if (open_text_) close_item(*open_text_, ItemStatus::completed);
+        // Speech is still being made from it: a spoken message closes at end().
+        if (open_text_ && info_.output == OutputModality::text) close_item(*open_text_, ItemStatus::completed);
         Item item;
         item.id = listener_.new_item_id();
         item.type = ItemType::function_call;
@@ -118,8 +139,14 @@ void ResponseStream::close_item(std::size_t output_index, ItemStatus status) {
     const OutputRef where = ref(output_index);
     if (item.type == ItemType::message) {
         const std::string& text = item.content.front().text;
-        listener_.send_frame(output_text_done(where, 0, text));
-        listener_.send_frame(content_part_done(where, 0, text));
+        if (item.content.front().type == ContentType::output_audio) {
+            listener_.send_frame(output_audio_done(where, 0));
+            listener_.send_frame(output_audio_transcript_done(where, 0, text));
+            listener_.send_frame(content_part_done(where, 0, text, PartKind::audio));
+        } else {
+            listener_.send_frame(output_text_done(where, 0, text));
+            listener_.send_frame(content_part_done(where, 0, text));
+        }
         open_text_.reset();
     } else {
         listener_.send_frame(function_call_arguments_done(where, item.call_id, item.name, item.arguments));

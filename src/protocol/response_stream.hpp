@@ -8,6 +8,13 @@
 //                                [listener adds it to the conversation: conversation.item.added]
 //                                response.content_part.added (part {type:"text", text:""})
 //   each text delta              response.output_text.delta (at once, no batching)
+//   audio (output_modalities ["audio"]): the first audio_transcript() or audio() opens the
+//   message with part {type:"audio", transcript:""}; then
+//   audio_transcript(text)       response.output_audio_transcript.delta (the text being spoken)
+//   audio(bytes)                 response.output_audio.delta (base64 in the output format)
+//   closing                      response.output_audio.done, response.output_audio_transcript.done,
+//                                response.content_part.done; a spoken message stays open
+//                                until end(), even when tool calls follow it
 //   first tool call fragment     closes an open text item, then response.output_item.added
 //                                (function_call, call_id, name, arguments "")
 //   each tool call fragment      response.function_call_arguments.delta
@@ -19,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +61,7 @@ struct ResponseInfo {
     std::string conversation_id;  // "" = out-of-band (null)
     TokenLimit max_output_tokens;
     Json metadata;  // null or an object
+    OutputModality output = OutputModality::text;
 };
 
 class ResponseStreamListener {
@@ -77,6 +86,9 @@ public:
 
     void begin();
     void text_delta(std::string_view delta);
+    // Audio responses: the transcript of the speech about to be sent, and the speech itself.
+    void audio_transcript(std::string_view text);
+    void audio(std::span<const std::uint8_t> bytes);
     // call_id and name come with a call's first fragment; a missing call_id gets a "call_..." id.
     void tool_call_delta(int index, std::string_view call_id, std::string_view name, std::string_view fragment);
     void set_usage(const TokenUsage& usage) { usage_ = usage; }
@@ -103,7 +115,8 @@ private:
     ResponseStreamListener& listener_;
     std::vector<Item> output_;
     std::optional<std::size_t> open_text_;  // output index of the message item being streamed
-    DeltaEncoder text_delta_;
+    DeltaEncoder text_delta_;    // output_text.delta, or output_audio_transcript.delta for speech
+    DeltaEncoder audio_delta_;   // output_audio.delta
     std::vector<OpenCall> open_calls_;
     TokenUsage usage_;
     bool ended_ = false;

@@ -1,5 +1,7 @@
 #include "protocol/server_events.hpp"
 
+#include "audio/base64.hpp"
+
 #include "protocol/ids.hpp"
 
 namespace voxgate::protocol {
@@ -44,12 +46,15 @@ void put_ref(OrderedJson& out, const OutputRef& ref) {
     out["output_index"] = ref.output_index;
 }
 
+// An audio part carries its transcript; the GA part type stays "audio" (only item content
+// types were renamed, docs/wire-protocols.md 1.9).
 std::string content_part_event(std::string_view type, const OutputRef& ref, std::size_t content_index,
-                               std::string_view text) {
+                               std::string_view text, PartKind kind) {
     auto out = event(type);
     put_ref(out, ref);
     out["content_index"] = content_index;
-    out["part"] = {{"type", "text"}, {"text", text}};
+    if (kind == PartKind::audio) out["part"] = {{"type", "audio"}, {"transcript", text}};
+    else out["part"] = {{"type", "text"}, {"text", text}};
     return to_text(out);
 }
 
@@ -184,12 +189,33 @@ std::string output_item_done(std::string_view response_id, std::size_t output_in
     return output_item_event("response.output_item.done", response_id, output_index, item);
 }
 
-std::string content_part_added(const OutputRef& ref, std::size_t content_index, std::string_view text) {
-    return content_part_event("response.content_part.added", ref, content_index, text);
+std::string content_part_added(const OutputRef& ref, std::size_t content_index, std::string_view text, PartKind kind) {
+    return content_part_event("response.content_part.added", ref, content_index, text, kind);
 }
 
-std::string content_part_done(const OutputRef& ref, std::size_t content_index, std::string_view text) {
-    return content_part_event("response.content_part.done", ref, content_index, text);
+std::string content_part_done(const OutputRef& ref, std::size_t content_index, std::string_view text, PartKind kind) {
+    return content_part_event("response.content_part.done", ref, content_index, text, kind);
+}
+
+std::string output_audio_done(const OutputRef& ref, std::size_t content_index) {
+    auto out = event("response.output_audio.done");
+    put_ref(out, ref);
+    out["content_index"] = content_index;
+    return to_text(out);
+}
+
+std::string output_audio_transcript_done(const OutputRef& ref, std::size_t content_index, std::string_view transcript) {
+    auto out = event("response.output_audio_transcript.done");
+    put_ref(out, ref);
+    out["content_index"] = content_index;
+    out["transcript"] = transcript;
+    return to_text(out);
+}
+
+std::string output_audio_buffer_cleared(std::string_view response_id) {
+    auto out = event("output_audio_buffer.cleared");
+    out["response_id"] = response_id;
+    return to_text(out);
 }
 
 std::string output_text_done(const OutputRef& ref, std::size_t content_index, std::string_view text) {
@@ -232,6 +258,31 @@ DeltaEncoder DeltaEncoder::function_call_arguments(const OutputRef& ref, std::st
     put_ref(fixed, ref);
     fixed["call_id"] = call_id;
     return DeltaEncoder("response.function_call_arguments.delta", fixed);
+}
+
+DeltaEncoder DeltaEncoder::output_audio(const OutputRef& ref, std::size_t content_index) {
+    OrderedJson fixed;
+    put_ref(fixed, ref);
+    fixed["content_index"] = content_index;
+    return DeltaEncoder("response.output_audio.delta", fixed);
+}
+
+DeltaEncoder DeltaEncoder::output_audio_transcript(const OutputRef& ref, std::size_t content_index) {
+    OrderedJson fixed;
+    put_ref(fixed, ref);
+    fixed["content_index"] = content_index;
+    return DeltaEncoder("response.output_audio_transcript.delta", fixed);
+}
+
+std::string DeltaEncoder::encode_base64(std::span<const std::uint8_t> bytes) const {
+    std::string frame;
+    frame.reserve(head_.size() + 26 + tail_.size() + (bytes.size() + 2) / 3 * 4 + 2);
+    frame.append(head_);
+    append_event_id(frame);
+    frame.append(tail_);
+    audio::base64_encode(bytes, frame);  // the base64 alphabet needs no JSON escaping
+    frame.append("\"}");
+    return frame;
 }
 
 std::string DeltaEncoder::encode(std::string_view delta) const {

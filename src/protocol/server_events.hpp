@@ -57,8 +57,16 @@ struct OutputRef {
 
 std::string output_item_added(std::string_view response_id, std::size_t output_index, const Item& item);
 std::string output_item_done(std::string_view response_id, std::size_t output_index, const Item& item);
-std::string content_part_added(const OutputRef& ref, std::size_t content_index, std::string_view text);
-std::string content_part_done(const OutputRef& ref, std::size_t content_index, std::string_view text);
+// A text part {type:"text", text} or an audio part {type:"audio", transcript}.
+enum class PartKind : std::uint8_t { text, audio };
+std::string content_part_added(const OutputRef& ref, std::size_t content_index, std::string_view text,
+                               PartKind kind = PartKind::text);
+std::string content_part_done(const OutputRef& ref, std::size_t content_index, std::string_view text,
+                              PartKind kind = PartKind::text);
+std::string output_audio_done(const OutputRef& ref, std::size_t content_index);
+std::string output_audio_transcript_done(const OutputRef& ref, std::size_t content_index, std::string_view transcript);
+// output_audio_buffer.clear honoured: the response's audio stopped.
+std::string output_audio_buffer_cleared(std::string_view response_id);
 std::string output_text_done(const OutputRef& ref, std::size_t content_index, std::string_view text);
 std::string function_call_arguments_done(const OutputRef& ref, std::string_view call_id, std::string_view name,
                                          std::string_view arguments);
@@ -71,8 +79,13 @@ public:
     DeltaEncoder() = default;
     static DeltaEncoder output_text(const OutputRef& ref, std::size_t content_index);
     static DeltaEncoder function_call_arguments(const OutputRef& ref, std::string_view call_id);
+    static DeltaEncoder output_audio(const OutputRef& ref, std::size_t content_index);
+    static DeltaEncoder output_audio_transcript(const OutputRef& ref, std::size_t content_index);
 
     std::string encode(std::string_view delta) const;
+    // response.output_audio.delta: `bytes` in the session's output format, base64-encoded
+    // straight into the frame.
+    std::string encode_base64(std::span<const std::uint8_t> bytes) const;
 
 private:
     DeltaEncoder(std::string_view type, const OrderedJson& fixed_fields);

@@ -26,7 +26,7 @@ OrderedJson session_json(std::string_view session_id, std::string_view model, co
     out["type"] = "realtime";
     out["model"] = model;
     out["instructions"] = settings.instructions;
-    out["output_modalities"] = OrderedJson::array({"text"});
+    out["output_modalities"] = output_modalities_json(settings.output);
     out["tools"] = OrderedJson(settings.tools);
     out["tool_choice"] = OrderedJson(settings.tool_choice);
     out["max_output_tokens"] = token_limit_json(settings.max_output_tokens);
@@ -128,27 +128,30 @@ std::optional<std::optional<double>> read_temperature(Fields& fields, std::strin
     return temperature;
 }
 
-void check_output_modalities(Fields& fields, std::string_view key) {
+std::optional<OutputModality> read_output_modalities(Fields& fields, std::string_view key) {
     const Json* modalities = fields.array(key);
-    if (!modalities) return;
+    if (!modalities) return std::nullopt;
+    const std::string expected = "'" + fields.param(key) + "' must be [\"text\"] or [\"audio\"]";
     bool text = false;
+    bool audio = false;
     for (const auto& modality : *modalities) {
         if (!modality.is_string()) {
             fields.fail(codes::invalid_type, key, "'" + fields.param(key) + "' must be an array of strings");
-            return;
+            return std::nullopt;
         }
-        if (modality == "audio") {
-            fields.fail(codes::unsupported_modality, key,
-                        "voxgate produces text only: '" + fields.param(key) + "' must be [\"text\"]");
-            return;
+        if (modality == "audio") audio = true;
+        else if (modality == "text") text = true;
+        else {
+            fields.fail(codes::invalid_value, key, expected);
+            return std::nullopt;
         }
-        if (modality != "text") {
-            fields.fail(codes::invalid_value, key, "'" + fields.param(key) + "' must be [\"text\"]");
-            return;
-        }
-        text = true;
     }
-    if (!text) fields.fail(codes::invalid_value, key, "'" + fields.param(key) + "' must be [\"text\"]");
+    if (!text && !audio) {
+        fields.fail(codes::invalid_value, key, expected);
+        return std::nullopt;
+    }
+    // The beta's ["text", "audio"] asks for speech with its transcript: what GA's ["audio"] gives.
+    return audio ? OutputModality::audio : OutputModality::text;
 }
 
 namespace {
@@ -298,8 +301,8 @@ std::optional<SessionPatch> decode_session_patch(const Json& session, std::optio
             patch.model = std::move(model);
     }
     patch.instructions = read_instructions(fields, "instructions");
-    check_output_modalities(fields, "output_modalities");
-    check_output_modalities(fields, "modalities");
+    patch.output = read_output_modalities(fields, "output_modalities");
+    if (!patch.output) patch.output = read_output_modalities(fields, "modalities");
     patch.tools = read_tools(fields, "tools");
     patch.tool_choice = read_tool_choice(fields, "tool_choice");
     patch.temperature = read_temperature(fields, "temperature");
@@ -317,6 +320,7 @@ std::optional<SessionPatch> decode_session_patch(const Json& session, std::optio
 
 void apply_patch(SessionSettings& settings, const SessionPatch& patch) {
     if (patch.instructions) settings.instructions = *patch.instructions;
+    if (patch.output) settings.output = *patch.output;
     if (patch.tools) settings.tools = *patch.tools;
     if (patch.tool_choice) settings.tool_choice = *patch.tool_choice;
     if (patch.temperature) settings.temperature = *patch.temperature;
@@ -336,6 +340,26 @@ audio::AudioFormat input_audio_format(const SessionSettings& settings) {
     if (format == input.end() || !format->is_object()) return audio::pcm24k;
     // Stored formats were checked by decode_session_patch: the type is one of the three.
     return audio::format_from_mime(format->value("type", "audio/pcm")).value_or(audio::pcm24k);
+}
+
+audio::AudioFormat output_audio_format(const SessionSettings& settings) {
+    if (!settings.audio.is_object()) return audio::pcm24k;
+    const Json& output = settings.audio.value("output", Json::object());
+    auto format = output.find("format");
+    if (format == output.end() || !format->is_object()) return audio::pcm24k;
+    return audio::format_from_mime(format->value("type", "audio/pcm")).value_or(audio::pcm24k);
+}
+
+std::string output_voice(const SessionSettings& settings) {
+    if (!settings.audio.is_object()) return {};
+    const Json& output = settings.audio.value("output", Json::object());
+    auto voice = output.find("voice");
+    if (voice == output.end() || !voice->is_string()) return {};  // a custom-voice object: the default voice
+    return voice->get<std::string>();
+}
+
+OrderedJson output_modalities_json(OutputModality output) {
+    return OrderedJson::array({output == OutputModality::audio ? "audio" : "text"});
 }
 
 std::optional<TurnDetection> turn_detection(const SessionSettings& settings) {

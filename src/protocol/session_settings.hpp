@@ -3,20 +3,24 @@
 // `session.update` changes it, and its GA encoding for session.created/updated.
 //
 // Field decisions (voxgate answers in text; it hears audio):
-// - output_modalities (beta: modalities): only ["text"]; anything with "audio" is refused
-//   with `unsupported_modality`, since accepting it would promise audio that never comes.
+// - output_modalities (beta: modalities): ["text"] (the default) or ["audio"] (speech made
+//   by the gateway's text_to_speech, with its transcript); the beta's ["text","audio"] is
+//   ["audio"]. A gateway with text_to_speech.kind none refuses audio (the session checks).
 // - audio.input.format (beta: input_audio_format): the format of input_audio_buffer.append;
 //   audio.input.turn_detection (beta: turn_detection): null = manual commits, else
 //   server_vad (checked here, used by the session's AudioInput; unset = server_vad).
-// - audio.input.{noise_reduction,transcription} and audio.output.{format,voice,speed} (beta:
-//   output_audio_format, voice, input_audio_transcription, input_audio_noise_reduction):
-//   accepted, stored and echoed back under their GA names, and inert (transcription always
-//   runs with the gateway's speech_to_text). SDKs send these by default; refusing them would
+// - audio.output.{format,voice} (beta: output_audio_format, voice): the format of
+//   response.output_audio.delta and the voice asked of text_to_speech.
+// - audio.input.{noise_reduction,transcription} and audio.output.speed (beta:
+//   input_audio_transcription, input_audio_noise_reduction): accepted, stored and echoed
+//   back under their GA names, and inert (transcription always runs with the gateway's
+//   speech_to_text). SDKs send these by default; refusing them would
 //   break clients for no gain.
 // - model: may change; the next response is routed by the new name (routes in config).
 // - type: optional (beta clients omit it); "realtime" only, "transcription" is refused.
 // - other GA fields (tracing, truncation, include, prompt, parallel_tool_calls, ...) are
 //   ignored, as docs/wire-protocols.md advises for fields a server does not know.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,8 +40,12 @@ struct TokenLimit {
     friend bool operator==(const TokenLimit&, const TokenLimit&) = default;
 };
 
+// What a response produces: text deltas, or speech with its transcript.
+enum class OutputModality : std::uint8_t { text, audio };
+
 struct SessionSettings {
     std::string instructions;
+    OutputModality output = OutputModality::text;
     Json tools = Json::array();  // normalized: [{"type":"function","name",("description"),("parameters")}]
     Json tool_choice = "auto";   // "auto" | "none" | "required" | {"type":"function","name":...}
     std::optional<double> temperature;
@@ -51,6 +59,7 @@ struct SessionSettings {
 struct SessionPatch {
     std::optional<std::string> model;
     std::optional<std::string> instructions;  // "" clears
+    std::optional<OutputModality> output;
     std::optional<Json> tools;                // [] clears
     std::optional<Json> tool_choice;
     std::optional<std::optional<double>> temperature;  // engaged-and-empty = cleared (null)
@@ -69,6 +78,11 @@ struct TurnDetection {
 };
 // The input format: audio/pcm 24 kHz until the client sets another.
 audio::AudioFormat input_audio_format(const SessionSettings& settings);
+// The output format: audio/pcm 24 kHz until the client sets another.
+audio::AudioFormat output_audio_format(const SessionSettings& settings);
+// audio.output.voice when it is a name; "" = the text_to_speech's default voice.
+std::string output_voice(const SessionSettings& settings);
+OrderedJson output_modalities_json(OutputModality output);
 // nullopt: turn_detection null, the client commits by hand. Unset: server_vad with its
 // defaults, as OpenAI's sessions start.
 std::optional<TurnDetection> turn_detection(const SessionSettings& settings);
@@ -87,7 +101,7 @@ std::optional<Json> read_tools(Fields& fields, std::string_view key);
 std::optional<Json> read_tool_choice(Fields& fields, std::string_view key);
 std::optional<TokenLimit> read_token_limit(Fields& fields, std::string_view key);
 std::optional<std::optional<double>> read_temperature(Fields& fields, std::string_view key);
-void check_output_modalities(Fields& fields, std::string_view key);
+std::optional<OutputModality> read_output_modalities(Fields& fields, std::string_view key);
 // An instructions field may be "" (clears); only a wrong type is an error.
 std::optional<std::string> read_instructions(Fields& fields, std::string_view key);
 

@@ -57,7 +57,7 @@ void echo(const ClientEvent& event) {
                 VOXGATE_FUZZ_CHECK(voxgate::audio::base64_decode(encoded, again) && again == body.audio, encoded);
             } else {
                 static_assert(std::is_same_v<Body, ResponseCancel> || std::is_same_v<Body, AudioCommit> ||
-                              std::is_same_v<Body, AudioClear>);
+                              std::is_same_v<Body, AudioClear> || std::is_same_v<Body, OutputAudioClear>);
             }
         },
         event.body);

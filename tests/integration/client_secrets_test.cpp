@@ -149,9 +149,9 @@ TEST(ClientSecrets, AnInvalidBodyIs400WithTheReason) {
     TestGateway gateway(auth_config(keys));
     auto post = [&](const std::string& body) { return http_post(gateway.port(), secrets_path, body, {bearer(key_a)}); };
 
-    auto result = post(R"({"session":{"output_modalities":["audio"]}})");
+    auto result = post(R"({"session":{"output_modalities":["video"]}})");
     EXPECT_EQ(result.status, 400);
-    EXPECT_EQ(body_of(result)["error"]["code"], "unsupported_modality");
+    EXPECT_EQ(body_of(result)["error"]["code"], "invalid_value");
     EXPECT_EQ(body_of(result)["error"]["param"], "session.output_modalities");
 
     result = post(R"({"session":{"temperature":"hot"}})");

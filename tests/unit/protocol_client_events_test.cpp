@@ -155,7 +155,7 @@ TEST(ProtocolClientEvents, MalformedInput) {
         {R"({"type":null,"event_id":"x"})", "missing_required_parameter", "type", "x"},
         {R"({"type":"","event_id":"x"})", "unknown_event_type", "type", "x"},
         {R"({"type":"response.text.delta"})", "unknown_event_type", "type", ""},
-        {R"({"type":"output_audio_buffer.clear"})", "unsupported_event", "type", ""},
+        {R"({"type":"transcription_session.update"})", "unsupported_event", "type", ""},
         {R"({"type":"session.update"})", "missing_required_parameter", "session", ""},
         {R"({"type":"session.update","session":[]})", "invalid_type", "session", ""},
         {R"({"type":"conversation.item.create","item":"hi"})", "invalid_type", "item", ""},

@@ -80,9 +80,16 @@ TEST(ProtocolSessionSettings, TokenLimitAndTemperatureRanges) {
 }
 
 TEST(ProtocolSessionSettings, ModalitiesAndSessionType) {
-    patch_of(R"({"output_modalities":["text"],"modalities":["text"]})");
-    EXPECT_EQ(error_of(R"({"modalities":["text","audio"]})").code, "unsupported_modality");
-    EXPECT_EQ(error_of(R"({"modalities":["text","audio"]})").param, "session.modalities");
+    EXPECT_EQ(patch_of(R"({"output_modalities":["text"],"modalities":["text"]})").output, OutputModality::text);
+    EXPECT_EQ(patch_of(R"({"output_modalities":["audio"]})").output, OutputModality::audio);
+    // The beta's pair asks for speech with its transcript.
+    EXPECT_EQ(patch_of(R"({"modalities":["text","audio"]})").output, OutputModality::audio);
+    EXPECT_FALSE(patch_of(R"({"instructions":"x"})").output.has_value());
+    SessionSettings settings;
+    apply_patch(settings, patch_of(R"({"output_modalities":["audio"]})"));
+    EXPECT_EQ(settings.output, OutputModality::audio);
+    EXPECT_EQ(session_json("s", "m", settings)["output_modalities"], OrderedJson::array({"audio"}));
+    EXPECT_EQ(error_of(R"({"modalities":["text","video"]})").param, "session.modalities");
     EXPECT_EQ(error_of(R"({"output_modalities":[]})").code, "invalid_value");
     EXPECT_EQ(error_of(R"({"output_modalities":["video"]})").code, "invalid_value");
     EXPECT_EQ(error_of(R"({"type":"transcription"})").code, "unsupported_session_type");
