@@ -207,6 +207,18 @@ std::vector<MetricFamily> Collector::collect() const {
     add_sum(out, shards_, "voxgate_transcriptions_failed_total",
             "Committed utterances whose transcription failed (recogniser error, busy, or speech_to_text off).",
             MetricType::Counter, [](const ShardMetrics& s) { return s.transcriptions_failed.value(); });
+    add_histogram(out, shards_, "voxgate_stt_seconds", "From an utterance committed to its transcript back.",
+                  [](const ShardMetrics& s) -> const Histogram& { return s.stt_seconds; });
+    add_sum(out, shards_, "voxgate_input_audio_seconds_total", "Input audio appended by clients, in seconds.",
+            MetricType::Counter, [](const ShardMetrics& s) { return double(s.input_audio_ms.value()) / 1000; });
+    add_histogram(out, shards_, "voxgate_time_to_first_audio_seconds",
+                  "From input_audio_buffer.speech_stopped to the reply's first audio delta queued to the client.",
+                  [](const ShardMetrics& s) -> const Histogram& { return s.time_to_first_audio_seconds; });
+    add_sum(out, shards_, "voxgate_output_audio_seconds_total", "Reply audio queued to clients, in seconds.",
+            MetricType::Counter, [](const ShardMetrics& s) { return double(s.output_audio_ms.value()) / 1000; });
+    add_sum(out, shards_, "voxgate_speech_failed_total",
+            "Spoken responses ended failed because text-to-speech failed or was busy.", MetricType::Counter,
+            [](const ShardMetrics& s) { return s.speech_failed.value(); });
     add_sum(out, shards_, "voxgate_responses_size_limited_total",
             "Responses ended incomplete at limits.max_response_bytes.", MetricType::Counter,
             [](const ShardMetrics& s) { return s.responses_size_limited.value(); });

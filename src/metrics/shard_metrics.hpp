@@ -180,6 +180,12 @@ struct alignas(64) ShardMetrics {
     Counter input_audio_committed;     // utterances committed (by hand or by server VAD)
     Counter transcriptions_completed;
     Counter transcriptions_failed;     // recogniser error, busy (speech_to_text.max_pending) or off
+    Histogram stt_seconds{latency_buckets()};  // utterance committed -> transcript back
+    Counter input_audio_ms;            // audio appended by clients, in milliseconds
+    // spoken replies
+    Histogram time_to_first_audio_seconds{latency_buckets()};  // speech_stopped -> first audio delta queued
+    Counter output_audio_ms;           // reply audio queued to clients, in milliseconds
+    Counter speech_failed;             // responses whose speech failed (text_to_speech error or busy)
 
     // client authentication and per-key limits
     std::array<Counter, auth_rejection_count> auth_rejections;

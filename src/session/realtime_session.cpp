@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -19,6 +20,7 @@
 #include "session/resume_failures.hpp"
 #include "session/session_registry.hpp"
 #include "speech/speech_to_text.hpp"
+#include "speech/text_to_speech.hpp"
 
 namespace voxgate::session {
 
@@ -29,7 +31,8 @@ namespace codes = protocol::codes;
 // produces, and the timestamps for metrics. Owned by the session; kept alive after
 // on_done until a posted task frees it, because the engine may still be on the stack.
 class RealtimeSession::ActiveResponse final : public upstream::ResponseObserver,
-                                              public protocol::ResponseStreamListener {
+                                              public protocol::ResponseStreamListener,
+                                              public SpeechOutputListener {
 public:
     ActiveResponse(RealtimeSession& session, protocol::ResponseInfo info, bool in_conversation)
         : session_(session), stream(std::move(info), *this), in_conversation(in_conversation) {}
@@ -40,6 +43,12 @@ public:
         session_.contained("response text delta", [&] {
             if (done || text.empty() || !session_.admit_output(*this, text.size())) return;
             ++deltas;
+            if (speech) {
+                session_.on_first_delta(*this);
+                if (session_.context_.metrics) session_.context_.metrics->tokens_streamed.inc();
+                speech->add_text(text);  // spoken, and its transcript sent, as the pieces play
+                return;
+            }
             stream.text_delta(text);
             session_.on_first_delta(*this);
         });
@@ -76,12 +85,27 @@ public:
     void on_text_delta_sent(const protocol::Item& item) override { session_.on_text_delta_sent(*this, item); }
     std::string new_item_id() override { return session_.new_item_id(); }
 
+    // SpeechOutputListener: these arrive from TTS tasks posted to the shard.
+    void on_speech_text(std::string_view text) override {
+        session_.contained("speech text", [&] { session_.on_speech_text(*this, text); });
+    }
+    void on_speech_audio(std::span<const std::uint8_t> bytes) override {
+        session_.contained("speech audio", [&] { session_.on_speech_audio(*this, bytes); });
+    }
+    void on_speech_done(const speech::SynthesisResult& result) override {
+        session_.contained("speech done", [&] { session_.on_speech_done(*this, result); });
+    }
+
 private:
     RealtimeSession& session_;
 
 public:
     protocol::ResponseStream stream;
     std::unique_ptr<upstream::ResponseHandle> handle;
+    std::unique_ptr<SpeechOutput> speech;  // output_modalities ["audio"]; null for text
+    // The model finished; the response ends like this once the speech has been sent.
+    std::optional<protocol::ResponseEnd> end_after_speech;
+    bool audio_sent = false;
     const bool in_conversation;  // false: out-of-band (conversation "none")
     bool done = false;
     std::size_t output_bytes = 0;  // text + tool call bytes so far, for limits.max_response_bytes
@@ -259,6 +283,7 @@ void RealtimeSession::on_closed() {
 void RealtimeSession::on_shutdown() {
     if (!response_ || link_closed_) return;
     if (response_->handle) response_->handle->cancel();
+    if (response_->speech) response_->speech->stop();
     protocol::ResponseEnd end;
     end.status = protocol::ResponseStatus::incomplete;
     end.reason = "server_shutting_down";
@@ -287,11 +312,13 @@ void RealtimeSession::close(std::uint16_t code, std::string_view reason) {
 void RealtimeSession::on_send_queue_high() {
     sending_paused_ = true;
     if (response_ && response_->handle) response_->handle->pause();
+    if (response_ && response_->speech) response_->speech->pause();
 }
 
 void RealtimeSession::on_send_queue_low() {
     sending_paused_ = false;
     if (response_ && response_->handle) response_->handle->resume();
+    if (response_ && response_->speech) response_->speech->resume();
 }
 
 void RealtimeSession::send(std::string frame) {
@@ -366,6 +393,7 @@ void RealtimeSession::handle_event(std::string_view message) {
             else if constexpr (std::is_same_v<T, protocol::AudioAppend>) append_audio(id, body);
             else if constexpr (std::is_same_v<T, protocol::AudioCommit>) commit_audio(id);
             else if constexpr (std::is_same_v<T, protocol::AudioClear>) clear_audio();
+            else if constexpr (std::is_same_v<T, protocol::OutputAudioClear>) clear_output_audio(id);
         },
         event.body);
 }
@@ -378,6 +406,8 @@ void RealtimeSession::update_session(const std::string& event_id, protocol::Sess
                       "key '" + key_->name + "' may not use model '" + shortened(*update.patch.model) + "'",
                       "session.model");
     }
+    if (update.patch.output && !admit_output_modality(event_id, *update.patch.output, "session.output_modalities"))
+        return;  // nothing of the update applies
     auto settings = std::make_shared<protocol::SessionSettings>(*conversation_->settings);
     protocol::apply_patch(*settings, update.patch);
     const std::size_t settings_bytes = protocol::stored_bytes(*settings);
@@ -497,6 +527,16 @@ void RealtimeSession::truncate_item(const std::string& event_id, const protocol:
         if (code_points > protocol::utf8_length(text))
             return reject(event_id, codes::invalid_value, "text_end is past the end of the text", "text_end");
         keep = protocol::utf8_prefix_bytes(text, code_points);
+    } else if (item->content[static_cast<std::size_t>(request.content_index)].type == protocol::ContentType::output_audio) {
+        // A spoken item: keep what the listener heard by audio_end_ms (known for the item spoken last).
+        if (voice_ && voice_->spoken_item_id == request.item_id) {
+            if (request.audio_end_ms > voice_->spoken.length_ms())
+                return reject(event_id, codes::invalid_value,
+                              "audio_end_ms " + std::to_string(request.audio_end_ms) + " is past the end of the item's audio (" +
+                                  std::to_string(voice_->spoken.length_ms()) + " ms)",
+                              "audio_end_ms");
+            keep = voice_->spoken.heard_bytes(text, request.audio_end_ms);
+        }
     } else if (auto delivered = delivery_.delivered(request.item_id, bytes_written())) {
         keep = std::min(keep, *delivered);
     }
@@ -527,9 +567,14 @@ void RealtimeSession::create_response(const std::string& event_id, protocol::Res
             std::make_unique<protocol::ClientEvent>(protocol::ClientEvent{event_id, std::move(request)});
         return;
     }
-    if (!admit_response_for_key(event_id)) return;
     protocol::ResponseParams& params = request.response;
     const protocol::SessionSettings& settings = *conversation_->settings;
+    protocol::OutputModality output = params.output.value_or(settings.output);
+    if (params.output && !admit_output_modality(event_id, output, "response.output_modalities")) return;
+    // A session set to audio before text_to_speech went away (resumed on a gateway restarted
+    // without it) is answered in text rather than not at all.
+    if (!context_.text_to_speech) output = protocol::OutputModality::text;
+    if (!admit_response_for_key(event_id)) return;
 
     // The model sees either the conversation or, when `input` is given, those items alone.
     std::vector<protocol::Item> input_items;
@@ -563,9 +608,14 @@ void RealtimeSession::create_response(const std::string& event_id, protocol::Res
 
     retired_.clear();  // not inside an engine callback here: safe to free finished responses
     protocol::ResponseInfo info{protocol::new_response_id(), params.out_of_band ? std::string() : conversation_->conversation_id,
-                                limit, std::move(params.metadata)};
+                                limit, std::move(params.metadata), output};
     response_ = std::make_unique<ActiveResponse>(*this, std::move(info), !params.out_of_band);
     ActiveResponse* response = response_.get();
+    if (output == protocol::OutputModality::audio)
+        response->speech = std::make_unique<SpeechOutput>(*context_.text_to_speech, context_.executor,
+                                                          protocol::output_audio_format(settings),
+                                                          protocol::output_voice(settings), *response,
+                                                          context_.speech_piece_chars);
     response->started_at = context_.now();
     if (context_.metrics) context_.metrics->responses_active.add();
     response->stream.begin();
@@ -582,7 +632,10 @@ void RealtimeSession::create_response(const std::string& event_id, protocol::Res
         return on_response_done(*response, failure);
     }
     response->handle = std::move(handle);
-    if (sending_paused_) response->handle->pause();
+    if (sending_paused_) {
+        response->handle->pause();
+        if (response->speech) response->speech->pause();
+    }
 }
 
 std::string RealtimeSession::key_name() const { return key_ ? key_->name : std::string(); }
@@ -651,7 +704,9 @@ void RealtimeSession::append_audio(const std::string& event_id, const protocol::
     AudioInput& input = audio_input();
     std::vector<audio::VadEvent> turns;
     switch (input.append(append.audio, turns)) {
-        case AudioInput::Refusal::none: break;
+        case AudioInput::Refusal::none:
+            if (context_.metrics) context_.metrics->input_audio_ms.inc(append.audio.size() * 1000 / input.format().bytes_per_second());
+            break;
         case AudioInput::Refusal::partial_sample:
             return reject(event_id, codes::invalid_audio,
                           "'audio' holds " + std::to_string(append.audio.size()) +
@@ -686,6 +741,7 @@ void RealtimeSession::on_speech_started(std::int64_t audio_start_ms) {
 void RealtimeSession::on_speech_stopped(std::int64_t audio_end_ms) {
     VoiceTurns& turns = voice();
     std::string item_id = turns.speech_item_id.empty() ? new_item_id() : std::exchange(turns.speech_item_id, {});
+    turns.speech_stopped_at = context_.now();
     send(protocol::input_audio_buffer_speech_stopped(audio_end_ms, item_id));
     const auto detection = protocol::turn_detection(*conversation_->settings);
     commit_utterance(audio_input().take_until(audio_end_ms), std::move(item_id),
@@ -736,10 +792,12 @@ void RealtimeSession::commit_utterance(std::vector<std::int16_t> samples, std::s
     // The result comes back by post; the session may be gone by then.
     context_.speech_to_text->transcribe(
         std::move(samples), sample_rate, context_.executor,
-        [weak = weak_from_this(), item_id, respond](speech::Transcription result) {
+        [weak = weak_from_this(), item_id, respond, committed_at = context_.now()](speech::Transcription result) {
             auto self = weak.lock();
             if (!self) return;
             self->contained("transcription", [&] {
+                if (auto* metrics = self->context_.metrics)
+                    metrics->stt_seconds.observe(seconds_between(committed_at, self->context_.now()));
                 --self->voice().transcriptions_pending;
                 if (self->state_ == State::open && self->conversation_) self->on_transcription(item_id, respond, result);
             });
@@ -776,9 +834,29 @@ void RealtimeSession::on_transcription(const std::string& item_id, bool respond,
     }
 }
 
+void RealtimeSession::clear_output_audio(const std::string& event_id) {
+    (void)event_id;  // nothing to refuse: with no reply being spoken there is nothing to clear
+    std::string response_id;
+    if (response_ && response_->speech) {
+        response_id = response_->stream.id();
+        cancel_response("client_cancelled");
+    }
+    send(protocol::output_audio_buffer_cleared(response_id));
+}
+
+bool RealtimeSession::admit_output_modality(const std::string& event_id, protocol::OutputModality output,
+                                            std::string param) {
+    if (output == protocol::OutputModality::text || context_.text_to_speech) return true;
+    reject(event_id, codes::unsupported_modality,
+           "this gateway does not speak (text_to_speech.kind is none): '" + param + "' must be [\"text\"]",
+           std::move(param));
+    return false;
+}
+
 void RealtimeSession::cancel_response(std::string_view reason) {
     if (!response_) return;
     if (response_->handle) response_->handle->cancel();  // no callback after this
+    if (response_->speech) response_->speech->stop();    // the item keeps what was spoken
     protocol::ResponseEnd end;
     end.status = protocol::ResponseStatus::cancelled;
     end.reason = reason;
@@ -819,13 +897,66 @@ void RealtimeSession::on_response_done(ActiveResponse& response, const upstream:
         error.message = result.error_message.empty() ? "the upstream model failed" : result.error_message;
         send(protocol::error_event(error));
     }
+    // A spoken reply ends when its last piece has been sent; a failed one stops at once.
+    if (response.speech && (end.status == protocol::ResponseStatus::completed ||
+                            end.status == protocol::ResponseStatus::incomplete)) {
+        response.end_after_speech = end;
+        response.speech->finish();  // may call on_speech_done at once (nothing left to say)
+        return;
+    }
+    if (response.speech) response.speech->stop();
     finish_response(end);
+}
+
+void RealtimeSession::on_speech_text(ActiveResponse& response, std::string_view text) {
+    if (&response != response_.get() || response.done) return;
+    response.stream.audio_transcript(text);
+}
+
+void RealtimeSession::on_speech_audio(ActiveResponse& response, std::span<const std::uint8_t> bytes) {
+    if (&response != response_.get() || response.done) return;
+    response.stream.audio(bytes);
+    const auto format = protocol::output_audio_format(*conversation_->settings);
+    if (auto* metrics = context_.metrics) {
+        metrics->output_audio_ms.inc(bytes.size() * 1000 / format.bytes_per_second());
+        if (!response.audio_sent && voice_ && voice_->speech_stopped_at != Clock::time_point{})
+            metrics->time_to_first_audio_seconds.observe(seconds_between(voice_->speech_stopped_at, context_.now()));
+    }
+    if (!response.audio_sent && voice_) voice_->speech_stopped_at = {};
+    response.audio_sent = true;
+}
+
+void RealtimeSession::on_speech_done(ActiveResponse& response, const speech::SynthesisResult& result) {
+    if (&response != response_.get() || response.done) return;
+    if (!result.ok()) {
+        if (context_.metrics) context_.metrics->speech_failed.inc();
+        if (response.handle) response.handle->cancel();
+        ProtocolError error;
+        error.type = "server_error";
+        error.code = result.error_code;
+        error.message = result.error;
+        send(protocol::error_event(error));
+        protocol::ResponseEnd end;
+        end.status = protocol::ResponseStatus::failed;
+        end.error_type = "server_error";
+        end.error_code = result.error_code;
+        return finish_response(end);
+    }
+    if (response.end_after_speech) finish_response(*response.end_after_speech);
 }
 
 void RealtimeSession::finish_response(const protocol::ResponseEnd& end) {
     ActiveResponse& response = *response_;
     response.done = true;
     response.stream.end(end);  // closing events; the listener callbacks update the history
+    if (response.speech && response.in_conversation) {
+        // What truncation by audio_end_ms needs once the response is over.
+        VoiceTurns& turns = voice();
+        turns.spoken_item_id.clear();
+        for (const auto& item : response.stream.output())
+            if (item.type == protocol::ItemType::message) turns.spoken_item_id = item.id;
+        turns.spoken = response.speech->timeline();
+    }
     if (key_) key_->usage->charge_tokens(key_->limits, std::max(response.output_tokens, response.deltas), context_.now());
     if (auto* metrics = context_.metrics) {
         metrics->responses_active.sub();
@@ -897,6 +1028,7 @@ bool RealtimeSession::admit_output(ActiveResponse& response, std::size_t bytes) 
     if (&response != response_.get()) return false;
     if (context_.metrics) context_.metrics->responses_size_limited.inc();
     if (response.handle) response.handle->cancel();
+    if (response.speech) response.speech->stop();
     protocol::ResponseEnd end;
     end.status = protocol::ResponseStatus::incomplete;
     end.reason = "max_output_tokens";

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,7 @@
 #include "session/audio_input.hpp"
 #include "session/client_link.hpp"
 #include "session/conversation.hpp"
+#include "session/speech_output.hpp"
 #include "upstream/response_source.hpp"
 #include "voxgate/config.hpp"
 #include "voxgate/net.hpp"
@@ -46,6 +48,7 @@ struct ShardMetrics;
 }
 namespace voxgate::speech {
 class SpeechToText;
+class TextToSpeech;
 struct Transcription;
 }
 
@@ -72,6 +75,10 @@ struct RealtimeContext {
     ResumeFailures* resume_failures = nullptr;
     // Transcribes committed input audio; null: speech_to_text.kind none (transcription fails).
     speech::SpeechToText* speech_to_text = nullptr;
+    // Speaks replies of output_modalities ["audio"]; null: text_to_speech.kind none (audio refused).
+    speech::TextToSpeech* text_to_speech = nullptr;
+    // A reply is cut into pieces of at most this many characters for speech (sentence ends cut sooner).
+    std::size_t speech_piece_chars = 200;
 };
 
 // From the accepted upgrade: the URL's query, who the client is and where it connects from.
@@ -166,6 +173,9 @@ private:
     // response once the transcript is in (server VAD create_response).
     void commit_utterance(std::vector<std::int16_t> samples, std::string item_id, bool respond);
     void on_transcription(const std::string& item_id, bool respond, speech::Transcription& result);
+    void clear_output_audio(const std::string& event_id);
+    // False (and the client told) when audio output is asked of a gateway with no text_to_speech.
+    bool admit_output_modality(const std::string& event_id, protocol::OutputModality output, std::string param);
     std::string key_name() const;  // "" with auth.mode none
     bool admit_response_for_key(const std::string& event_id);  // per-key limits; false = refused (told)
     void send_rate_limits();
@@ -183,6 +193,9 @@ private:
     void on_text_delta_sent(ActiveResponse& response, const protocol::Item& item);
     void on_first_delta(ActiveResponse& response);
     void on_response_done(ActiveResponse& response, const upstream::ResponseResult& result);
+    void on_speech_text(ActiveResponse& response, std::string_view text);
+    void on_speech_audio(ActiveResponse& response, std::span<const std::uint8_t> bytes);
+    void on_speech_done(ActiveResponse& response, const speech::SynthesisResult& result);
 
     std::uint64_t bytes_written() const { return bytes_queued_ - link_.queued_bytes(); }
     std::string session_json_text(bool created) const;
@@ -219,6 +232,11 @@ private:
         // A response.create that came while a transcript was pending runs when it is in, so
         // the model hears what was said. One at most: a second is refused like a second response.
         std::unique_ptr<protocol::ClientEvent> deferred_response;
+        // The last turn's end (server VAD), for voxgate_time_to_first_audio_seconds.
+        Clock::time_point speech_stopped_at{};
+        // The assistant item spoken last and where its pieces start, for truncation by audio_end_ms.
+        std::string spoken_item_id;
+        SpokenTimeline spoken;
     };
     VoiceTurns& voice();
     std::unique_ptr<VoiceTurns> voice_;

@@ -20,6 +20,7 @@
 
 #include "metrics/shard_metrics.hpp"
 #include "session/session_registry.hpp"
+#include "support/scripted_tts.hpp"
 
 namespace voxgate::session {
 namespace {
@@ -199,6 +200,7 @@ protected:
     LimitsConfig limits;
     SessionRegistry registry{4};
     FakeSource source;
+    test::ScriptedTts tts;
     asio::io_context ioc;
     metrics::ShardMetrics metrics{0};
     std::unique_ptr<RealtimeContext> context_;
@@ -1095,7 +1097,7 @@ TEST_F(RealtimeSessionTest, BadInputGetsAnErrorAndTheConnectionStays) {
         {R"({"type":"response.create","event_id":"e13","response":{"conversation":"other"}})", "invalid_value",
          "response.conversation", "e13"},
         {R"({"type":"response.create","event_id":"e14","response":{"output_modalities":["audio"]}})",
-         "unsupported_modality", "response.output_modalities", "e14"},
+         "unsupported_modality", "response.output_modalities", "e14"},  // this gateway has no text_to_speech
         {R"({"type":"session.update","event_id":[1]})", "invalid_type", "event_id", ""},
     };
     auto client = open();
@@ -1422,6 +1424,172 @@ TEST_F(RealtimeSessionTest, ClosingCancelsTheResponseAndKeepsThePartialText) {
     ASSERT_EQ(source.calls.at(1).request.messages.size(), 1u);
     EXPECT_EQ(source.calls[1].request.messages[0].text, "interrupted");
     EXPECT_EQ(metrics.responses_active.value(), 1);
+}
+
+
+// ---------------------------------------------------------------------------------------
+// spoken replies (output_modalities ["audio"]); the TTS is driven by hand
+
+class SpokenReplyTest : public RealtimeSessionTest {
+protected:
+    std::unique_ptr<Client> open_speaking(Json audio = Json::object()) {
+        context().text_to_speech = &tts;
+        auto client = open();
+        Json session = {{"output_modalities", {"audio"}}};
+        if (!audio.empty()) session["audio"] = audio;
+        client->send({{"type", "session.update"}, {"session", session}});
+        auto updated = client->link.take();
+        EXPECT_EQ(updated.at(0)["session"]["output_modalities"], Json({"audio"}));
+        return client;
+    }
+    // Streams "Hi there. Bye" from the model: "Hi there." is cut at once, "Bye" at the end.
+    void stream_reply(Client& client) {
+        client.send({{"type", "response.create"}});
+        source.last().on_text_delta("Hi there.");
+        source.last().on_text_delta(" Bye");
+    }
+};
+
+TEST_F(SpokenReplyTest, TranscriptAndAudioStreamAsEachPiecePlaysAndTheResponseEndsAfterTheSpeech) {
+    auto client = open_speaking();
+    stream_reply(*client);
+    EXPECT_EQ(types(client->link.take()), std::vector<std::string>{"response.created"});
+    ASSERT_EQ(tts.calls.size(), 1u);
+    EXPECT_EQ(tts.calls[0].request.text, "Hi there.");
+    tts.speak(0, 100);
+    auto events = client->link.take();
+    EXPECT_EQ(types(events), (std::vector<std::string>{"response.output_item.added", "conversation.item.added",
+                                                        "response.content_part.added",
+                                                        "response.output_audio_transcript.delta",
+                                                        "response.output_audio.delta"}));
+    EXPECT_EQ(events[2]["part"], (Json{{"type", "audio"}, {"transcript", ""}}));
+    EXPECT_EQ(events[3]["delta"], "Hi there.");
+    EXPECT_EQ(events[4]["delta"].get<std::string>().size(), 100u * 48 * 4 / 3);  // 100 ms of PCM16 24 kHz, base64
+    EXPECT_EQ(events[4]["item_id"], events[0]["item"]["id"]);
+    source.done();  // the model is done; " Bye" is still to be spoken
+    EXPECT_TRUE(client->link.take().empty());
+    ASSERT_EQ(tts.calls.size(), 2u);
+    EXPECT_EQ(tts.calls[1].request.text, "Bye");
+    tts.speak(1, 60);
+    events = client->link.take();
+    EXPECT_EQ(types(events), (std::vector<std::string>{"response.output_audio_transcript.delta",
+                                                        "response.output_audio.delta", "response.output_audio.done",
+                                                        "response.output_audio_transcript.done",
+                                                        "response.content_part.done", "response.output_item.done",
+                                                        "conversation.item.done", "response.done"}));
+    EXPECT_EQ(events[0]["delta"], " Bye");
+    EXPECT_EQ(events[3]["transcript"], "Hi there. Bye");
+    const Json& response = events.back()["response"];
+    EXPECT_EQ(response["status"], "completed");
+    EXPECT_EQ(response["output_modalities"], Json({"audio"}));
+    EXPECT_EQ(response["output"][0]["content"][0], (Json{{"type", "output_audio"}, {"transcript", "Hi there. Bye"}}));
+    EXPECT_EQ(metrics.output_audio_ms.value(), 160u);
+    // The next request gives the model what it said.
+    add_user(*client, "and?");
+    client->send({{"type", "response.create"}});
+    ASSERT_EQ(source.calls.size(), 2u);
+    EXPECT_EQ(source.calls[1].request.messages.at(0).text, "Hi there. Bye");
+}
+
+TEST_F(SpokenReplyTest, TelephoneFormatAudioIsMuLawAtEightKilohertz) {
+    auto client = open_speaking({{"output", {{"format", {{"type", "audio/pcmu"}}}}}});
+    stream_reply(*client);
+    tts.speak(0, 100);
+    std::size_t bytes = 0;
+    for (const auto& event : client->link.take())
+        if (event["type"] == "response.output_audio.delta") bytes += event["delta"].get<std::string>().size() / 4 * 3;
+    // 100 ms at 8 kHz, one byte a sample (the scripted TTS makes 24 kHz: resampled).
+    EXPECT_NEAR(static_cast<double>(bytes), 800, 12);
+}
+
+TEST_F(SpokenReplyTest, BargeInStopsTheSpeechAndTheHistoryKeepsOnlyWhatWasSpoken) {
+    auto client = open_speaking();
+    stream_reply(*client);
+    tts.speak(0, 40, false);  // "Hi there." is playing
+    client->link.take();
+    client->send(user_message("wait"));  // the user speaks (types) over the reply
+    EXPECT_TRUE(tts.calls[0].log->cancelled);
+    EXPECT_EQ(tts.calls.size(), 1u);  // "Bye" never spoken
+    ASSERT_EQ(source.calls.size(), 1u);
+    EXPECT_TRUE(source.calls[0].log->cancelled);
+    client->send({{"type", "response.create"}});
+    ASSERT_EQ(source.calls.size(), 2u);
+    EXPECT_EQ(source.calls[1].request.messages.at(0).text, "Hi there.");
+}
+
+TEST_F(SpokenReplyTest, TruncateByAudioEndMsKeepsWhatTheListenerHeard) {
+    auto client = open_speaking();
+    stream_reply(*client);
+    tts.speak(0, 1000);
+    source.done();
+    tts.speak(1, 1000);
+    std::string item_id;
+    for (const auto& event : client->link.take())
+        if (event["type"] == "conversation.item.done") item_id = event["item"]["id"];
+    ASSERT_FALSE(item_id.empty());
+    client->send({{"type", "conversation.item.truncate"}, {"event_id", "t1"}, {"item_id", item_id},
+                  {"content_index", 0}, {"audio_end_ms", 2500}});
+    auto events = client->link.take();
+    ASSERT_EQ(types(events), std::vector<std::string>{"error"});
+    EXPECT_EQ(events[0]["error"]["param"], "audio_end_ms");
+    client->send({{"type", "conversation.item.truncate"}, {"item_id", item_id}, {"content_index", 0}, {"audio_end_ms", 1200}});
+    events = client->link.take();
+    ASSERT_EQ(types(events), std::vector<std::string>{"conversation.item.truncated"});
+    EXPECT_EQ(events[0]["audio_end_ms"], 1200);
+    client->send({{"type", "conversation.item.retrieve"}, {"item_id", item_id}});
+    EXPECT_EQ(client->link.take().at(0)["item"]["content"][0]["transcript"], "Hi there.");
+}
+
+TEST_F(SpokenReplyTest, OutputAudioBufferClearStopsTheSpokenReply) {
+    auto client = open_speaking();
+    stream_reply(*client);
+    tts.speak(0, 40, false);
+    client->link.take();
+    client->send({{"type", "output_audio_buffer.clear"}});
+    auto events = client->link.take();
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back()["type"], "output_audio_buffer.cleared");
+    EXPECT_EQ(events[events.size() - 2]["type"], "response.done");
+    EXPECT_EQ(events[events.size() - 2]["response"]["status"], "cancelled");
+    EXPECT_EQ(events.back()["response_id"], events[events.size() - 2]["response"]["id"]);
+    EXPECT_TRUE(tts.calls[0].log->cancelled);
+}
+
+TEST_F(SpokenReplyTest, AFailedSynthesisFailsTheResponseWithItsErrorAndTheSessionGoesOn) {
+    auto client = open_speaking();
+    stream_reply(*client);
+    client->link.take();  // response.created
+    tts.fail(0, "speech_busy");
+    auto events = client->link.take();
+    ASSERT_GE(events.size(), 2u);
+    EXPECT_EQ(events[0]["type"], "error");
+    EXPECT_EQ(events[0]["error"]["code"], "speech_busy");
+    EXPECT_EQ(events.back()["type"], "response.done");
+    EXPECT_EQ(events.back()["response"]["status"], "failed");
+    EXPECT_TRUE(source.calls[0].log->cancelled);
+    EXPECT_EQ(metrics.speech_failed.value(), 1u);
+    stream_reply(*client);
+    EXPECT_EQ(source.calls.size(), 2u);
+    EXPECT_FALSE(client->link.closed);
+}
+
+TEST_F(SpokenReplyTest, ASlowClientPausesTheSynthesis) {
+    auto client = open_speaking();
+    stream_reply(*client);
+    client->session->on_send_queue_high();
+    EXPECT_EQ(tts.calls[0].log->pauses, 1);
+    client->session->on_send_queue_low();
+    EXPECT_EQ(tts.calls[0].log->resumes, 1);
+}
+
+TEST_F(SpokenReplyTest, AResponseMayAskForTextInASpeakingSessionAndTheReverse) {
+    auto client = open_speaking();
+    client->send({{"type", "response.create"}, {"response", {{"output_modalities", {"text"}}}}});
+    source.last().on_text_delta("Plain.");
+    source.done();
+    EXPECT_TRUE(tts.calls.empty());
+    auto events = client->link.take();
+    EXPECT_EQ(events.back()["response"]["output_modalities"], Json({"text"}));
 }
 
 }  // namespace
