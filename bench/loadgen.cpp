@@ -27,7 +27,8 @@
 // (silence_duration_ms = silence-ms, PCM16 24 kHz in) and to spoken replies (output
 // modality audio, audio/pcm out); then per turn the utterance goes out as 20 ms
 // input_audio_buffer.append events at real-time pace (speech-wav, PCM16 mono, resampled to
-// 24 kHz; or utterance-ms of a synthetic voiced signal the VAD takes for speech), then 20 ms
+// 24 kHz, with no pause longer than silence-ms inside it, or the VAD cuts it in two turns;
+// or utterance-ms of a synthetic voiced signal the VAD takes for speech), then 20 ms
 // silence events until input_audio_buffer.speech_stopped arrives. Time to first audio =
 // speech_stopped received -> first response.output_audio.delta received; its overhead =
 // that minus expected-delay-ms (what the mocks were told to wait: STT + LLM first sentence +
@@ -40,8 +41,7 @@
 // inter-token gap, time to first token (request sent -> first token), turn time, in
 // microseconds, and the counts; spoken: time to first audio, its overhead, time to the
 // first transcript (or text) delta and the turn time (both from speech_stopped), and the
-// audio bytes received. The merge prints
-// p50/p90/p99/p99.9/max.
+// audio bytes received. The merge prints p50/p90/p99/p99.9/max.
 #include <sys/wait.h>
 #include <unistd.h>
 
