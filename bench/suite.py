@@ -60,10 +60,11 @@ TICK = os.sysconf("SC_CLK_TCK")
 # it). A reply is SPOKEN_TOKENS deltas, a sentence every SPOKEN_SENTENCE_TOKENS, so voxgate
 # can ask for the first sentence's speech at delta 5 (60 ms after the request). The audio
 # is TTS_MS_PER_CHAR per character (about 0.6 s per 5-delta sentence, 2.4 s per reply),
-# made at TTS_RTF (four times faster than real time).
+# made at TTS_RTF (four times faster than real time) in TTS_CHUNK_MS chunks.
 SPOKEN_MOCK_PORT = 9202
 SPOKEN_TOKENS, SPOKEN_SENTENCE_TOKENS = 20, 5
 STT_MS, TTS_FIRST_MS, TTS_MS_PER_CHAR, TTS_RTF = 100, 50, 10, 0.25
+TTS_CHUNK_MS = 40  # 1,920 bytes per HTTP chunk: the mock's cost per chunk is what bounds it at 500 callers
 # The caller: 1 s of voice, VAD silence_duration_ms 200, then listens to the whole reply and
 # thinks 1 s before talking again.
 UTTERANCE_MS, SILENCE_MS, SPOKEN_THINK_MS = 1000, 200, 1000
@@ -261,7 +262,8 @@ def run_spoken(gateway, sessions, duration_s):
                                    "--first-ms", str(FIRST_MS), "--gap-ms", str(GAP_MS),
                                    "--sentence-tokens", str(SPOKEN_SENTENCE_TOKENS), "--stt-ms", str(STT_MS),
                                    "--tts-first-ms", str(TTS_FIRST_MS), "--tts-ms-per-char", str(TTS_MS_PER_CHAR),
-                                   "--tts-rtf", str(TTS_RTF)], port=SPOKEN_MOCK_PORT)
+                                   "--tts-rtf", str(TTS_RTF), "--tts-chunk-ms", str(TTS_CHUNK_MS)],
+                   port=SPOKEN_MOCK_PORT)
     process = None
     try:
         process = gateway.start()
@@ -490,8 +492,8 @@ def main():
             f"mock is plain HTTP, so no https row). Callers send {UTTERANCE_MS} ms of voice at real-time pace, "
             f"server VAD silence {SILENCE_MS} ms, listen to the whole reply, think {SPOKEN_THINK_MS} ms. Mocks: "
             f"transcript after {STT_MS} ms; {SPOKEN_TOKENS} deltas, a sentence every {SPOKEN_SENTENCE_TOKENS}; "
-            f"speech's first byte after {TTS_FIRST_MS} ms, {TTS_MS_PER_CHAR} ms of audio per character at "
-            f"real-time factor {TTS_RTF}. First-audio overhead = input_audio_buffer.speech_stopped received → "
+            f"speech's first byte after {TTS_FIRST_MS} ms, {TTS_MS_PER_CHAR} ms of audio per character in "
+            f"{TTS_CHUNK_MS} ms chunks at real-time factor {TTS_RTF}. First-audio overhead = input_audio_buffer.speech_stopped received → "
             f"first response.output_audio.delta received − {SPOKEN_MOCK_DELAY_MS} ms (the mocks' delays). "
             f"CPU per audio minute = voxgate's utime+stime over the run / minutes of PCM delivered."]
     for upstream in upstreams:
