@@ -462,7 +462,7 @@ def main():
                         brief = {k: result.get(k) for k in ("tokens_per_s", "errors", "cpu_ms_per_1k_tokens",
                                                              "idle_bytes_per_session", "cold_start_ms",
                                                              "audio_seconds", "cpu_s_per_audio_min", "failed")
-                                 if result.get(k) is not None}
+                                 if result.get(k) is not None and (k != "audio_seconds" or scenario.startswith("spoken-"))}
                         if result.get("first_audio_overhead_ms", {}).get("count"):
                             brief["first_audio_overhead_p50/p99"] = (result["first_audio_overhead_ms"]["p50"],
                                                                      result["first_audio_overhead_ms"]["p99"])
