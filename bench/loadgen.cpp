@@ -283,10 +283,13 @@ CallerVoice make_caller_voice(const RunOptions& options) {
         voice.speech.push_back(append_event(std::span(speech).subspan(at, frame_samples)));
     const std::vector<std::int16_t> quiet(frame_samples);
     voice.silence = append_event(quiet);
-    voice.input_update = R"({"type":"session.update","session":{"type":"realtime","audio":{"input":{"format":{"type":"audio/pcm","rate":24000},"turn_detection":{"type":"server_vad","silence_duration_ms":)" +
+    voice.input_update = std::string(R"({"type":"session.update","session":{"type":"realtime","audio":{"input":{)") +
+                         R"("format":{"type":"audio/pcm","rate":24000},)" +
+                         R"("turn_detection":{"type":"server_vad","silence_duration_ms":)" +
                          std::to_string(options.silence_ms) + "}}}}}";
-    voice.output_update =
-        R"({"type":"session.update","session":{"type":"realtime","output_modalities":["audio"],"audio":{"output":{"format":{"type":"audio/pcm","rate":24000}}}}})";
+    voice.output_update = std::string(R"({"type":"session.update","session":{"type":"realtime",)") +
+                          R"("output_modalities":["audio"],)" +
+                          R"("audio":{"output":{"format":{"type":"audio/pcm","rate":24000}}}}})";
     return voice;
 }
 
