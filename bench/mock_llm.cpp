@@ -1,23 +1,38 @@
 // The benchmark suite's upstream: a lean OpenAI-compatible streaming endpoint that every
 // gateway under test (voxgate, the Python and Go peers) and the load generator's direct
-// mode call, so all of them see the same model.
+// mode call, so all of them see the same model; for the spoken scenarios also the
+// speech-to-text and text-to-speech endpoints voxgate's `openai` kinds call.
 //
 //   bench_mock_llm [--listen 127.0.0.1:9200] [--tokens 50] [--first-ms 20] [--gap-ms 10]
-//                  [--threads 1] [--cert FILE --key FILE]
+//                  [--sentence-tokens 0] [--stt-ms 100] [--transcript TEXT]
+//                  [--tts-first-ms 50] [--tts-ms-per-char 10] [--tts-rtf 0.25]
+//                  [--tts-chunk-ms 20] [--threads 1] [--cert FILE --key FILE]
 //
-// Any POST answers with Chat Completions SSE (HTTP/1.1, chunked, keep-alive): `tokens`
+// Any other POST answers with Chat Completions SSE (HTTP/1.1, chunked, keep-alive): `tokens`
 // content deltas, the first `first-ms` after the request arrived, then one every `gap-ms`
 // on a fixed schedule, then a finish chunk and `data: [DONE]`. Each delta's text is
 // " s<microseconds>": CLOCK_MONOTONIC when the chunk was handed to the kernel, so a client on
 // this machine computes what everything between the mock and itself added as
-// (time received - stamp), exactly, with no clock skew.
+// (time received - stamp), exactly, with no clock skew. With --sentence-tokens N every Nth
+// delta ends in ".\n", so a gateway that speaks its replies sentence by sentence can cut the
+// first sentence at delta N without waiting for the next one.
+//
+// POST .../audio/transcriptions (the body, a multipart WAV, is read whole and ignored)
+// answers {"text": TRANSCRIPT} `stt-ms` after the request was read.
+// POST .../audio/speech ({"input": TEXT, ...}) streams PCM16 mono 24 kHz: a 200 Hz tone,
+// `tts-ms-per-char` milliseconds of audio per byte of TEXT, the first `tts-chunk-ms` chunk
+// `tts-first-ms` after the request was read, the next ones on a fixed schedule of
+// tts-chunk-ms x tts-rtf (rtf 0.25: four times faster than real time).
 //
 // Unlike tests/support's MockUpstream (scriptable, logs every request, nlohmann per event),
 // this one is built to stay out of the measurement: preformatted chunks, one write per
 // token, no per-request logging. With --cert/--key it speaks TLS (ALPN offers only
 // http/1.1); HTTP/2 is not implemented.
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
@@ -39,6 +54,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -53,6 +69,13 @@ struct Options {
     int tokens = 50;
     int first_ms = 20;
     int gap_ms = 10;
+    int sentence_tokens = 0;  // 0: no sentence ends
+    int stt_ms = 100;
+    std::string transcript = "What is the weather like today?";
+    int tts_first_ms = 50;
+    int tts_ms_per_char = 10;
+    double tts_rtf = 0.25;
+    int tts_chunk_ms = 20;
     int threads = 1;
     std::string cert;
     std::string key;
@@ -61,7 +84,8 @@ struct Options {
 [[noreturn]] void usage(const char* why) {
     std::fprintf(stderr,
                  "bench_mock_llm: %s\nusage: bench_mock_llm [--listen HOST:PORT] [--tokens N] [--first-ms N] "
-                 "[--gap-ms N] [--threads N] [--cert FILE --key FILE]\n",
+                 "[--gap-ms N] [--sentence-tokens N] [--stt-ms N] [--transcript TEXT] [--tts-first-ms N] "
+                 "[--tts-ms-per-char N] [--tts-rtf X] [--tts-chunk-ms N] [--threads N] [--cert FILE --key FILE]\n",
                  why);
     std::exit(2);
 }
@@ -86,6 +110,21 @@ Options parse(int argc, char** argv) {
         } else if (flag == "--tokens") options.tokens = number();
         else if (flag == "--first-ms") options.first_ms = number();
         else if (flag == "--gap-ms") options.gap_ms = number();
+        else if (flag == "--sentence-tokens") options.sentence_tokens = number();
+        else if (flag == "--stt-ms") options.stt_ms = number();
+        else if (flag == "--transcript") options.transcript = value;
+        else if (flag == "--tts-first-ms") options.tts_first_ms = number();
+        else if (flag == "--tts-ms-per-char") options.tts_ms_per_char = number();
+        else if (flag == "--tts-rtf") {
+            char* end = nullptr;
+            options.tts_rtf = std::strtod(value.c_str(), &end);
+            if (end != value.c_str() + value.size() || !(options.tts_rtf > 0 && options.tts_rtf <= 10))
+                usage("--tts-rtf takes a number in (0, 10]");
+        } else if (flag == "--tts-chunk-ms") {
+            options.tts_chunk_ms = number();
+            // Whole periods of the 200 Hz tone (5 ms), so consecutive chunks join without a click.
+            if (options.tts_chunk_ms < 5 || options.tts_chunk_ms % 5 != 0) usage("--tts-chunk-ms takes a multiple of 5");
+        }
         else if (flag == "--threads") options.threads = std::max(1, number());
         else if (flag == "--cert") options.cert = value;
         else if (flag == "--key") options.key = value;
@@ -94,6 +133,8 @@ Options parse(int argc, char** argv) {
     if (options.cert.empty() != options.key.empty()) usage("--cert and --key go together");
     return options;
 }
+
+constexpr int speech_rate = 24000;  // OpenAI's pcm: PCM16 mono 24 kHz
 
 constexpr std::string_view response_head =
     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
@@ -122,23 +163,107 @@ std::int64_t now_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
 }
 
+// What the mock answers besides the chat stream, made once at start-up.
+struct Prepared {
+    std::string transcription_response;  // the whole HTTP response
+    std::string bad_speech_request;      // the whole HTTP response
+    std::string tone_chunk;              // tts-chunk-ms of the 200 Hz tone, PCM16 little-endian
+};
+
+Prepared prepare(const Options& options) {
+    Prepared prepared;
+    const std::string body = nlohmann::json{{"text", options.transcript}}.dump();
+    prepared.transcription_response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                                      std::to_string(body.size()) + "\r\n\r\n" + body;
+    const std::string error = R"({"error":{"message":"expected a JSON object with a string input"}})";
+    prepared.bad_speech_request = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: " +
+                                  std::to_string(error.size()) + "\r\n\r\n" + error;
+    const int samples = options.tts_chunk_ms * speech_rate / 1000;
+    prepared.tone_chunk.resize(static_cast<std::size_t>(samples) * 2);
+    for (int i = 0; i < samples; ++i) {
+        const auto sample = static_cast<std::int16_t>(8000 * std::sin(2 * M_PI * 200 * i / speech_rate));
+        const auto bits = static_cast<std::uint16_t>(sample);
+        prepared.tone_chunk[2 * i] = static_cast<char>(bits & 0xff);
+        prepared.tone_chunk[2 * i + 1] = static_cast<char>(bits >> 8);
+    }
+    return prepared;
+}
+
+constexpr std::string_view speech_head =
+    "HTTP/1.1 200 OK\r\nContent-Type: audio/pcm\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+bool ends_with(std::string_view text, std::string_view suffix) {
+    return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+// /audio/speech: the tone, as long as the input text asks for, paced from `start`.
 template <class Stream>
-asio::awaitable<void> serve(Stream stream, const Options& options) {
+asio::awaitable<bool> speak(Stream& stream, const std::string& body, Clock::time_point start, const Options& options,
+                            const Prepared& prepared, asio::steady_timer& timer, std::string& chunk) {
+    boost::system::error_code ec;
+    auto request = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    const nlohmann::json* input = nullptr;
+    if (request.is_object() && request.contains("input") && request["input"].is_string()) input = &request["input"];
+    if (!input) {
+        co_await asio::async_write(stream, asio::buffer(prepared.bad_speech_request), asio::redirect_error(asio::use_awaitable, ec));
+        co_return !ec;
+    }
+    const std::size_t total_bytes =
+        input->get_ref<const std::string&>().size() * static_cast<std::size_t>(options.tts_ms_per_char) * speech_rate / 1000 * 2;
+    const auto chunk_interval = std::chrono::microseconds(static_cast<std::int64_t>(options.tts_chunk_ms * 1000 * options.tts_rtf));
+    const auto first_at = start + std::chrono::milliseconds(options.tts_first_ms);
+    std::size_t sent = 0;
+    for (int i = 0; sent < total_bytes; ++i) {
+        timer.expires_at(first_at + chunk_interval * i);
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        const std::size_t bytes = std::min(prepared.tone_chunk.size(), total_bytes - sent);
+        frame_chunk(chunk, {std::string_view(prepared.tone_chunk).substr(0, bytes)});
+        if (i == 0) chunk.insert(0, speech_head);
+        sent += bytes;
+        if (sent == total_bytes) chunk.append("0\r\n\r\n");
+        co_await asio::async_write(stream, asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return false;
+    }
+    if (total_bytes == 0) {  // an empty input: an empty body
+        chunk.assign(speech_head).append("0\r\n\r\n");
+        co_await asio::async_write(stream, asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return !ec;
+}
+
+template <class Stream>
+asio::awaitable<void> serve(Stream stream, const Options& options, const Prepared& prepared) {
     boost::beast::flat_buffer buffer;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     std::string chunk;
     chunk.reserve(300);
     for (;;) {
-        http::request<http::string_body> request;
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(64 * 1024 * 1024);  // a transcription upload: minutes of WAV
         boost::system::error_code ec;
-        co_await http::async_read(stream, buffer, request, asio::redirect_error(asio::use_awaitable, ec));
+        co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return;
+        auto& request = parser.get();
         auto start = Clock::now();
         if (request.method() != http::verb::post) {
             static constexpr std::string_view not_found =
                 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
             co_await asio::async_write(stream, asio::buffer(not_found), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
+            continue;
+        }
+        const std::string_view target = request.target();
+        if (ends_with(target, "/audio/transcriptions")) {
+            timer.expires_at(start + std::chrono::milliseconds(options.stt_ms));
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            co_await asio::async_write(stream, asio::buffer(prepared.transcription_response),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+            if (ec || !request.keep_alive()) co_return;
+            continue;
+        }
+        if (ends_with(target, "/audio/speech")) {
+            if (!co_await speak(stream, request.body(), start, options, prepared, timer, chunk) || !request.keep_alive())
+                co_return;
             continue;
         }
         co_await asio::async_write(stream, asio::buffer(response_head), asio::redirect_error(asio::use_awaitable, ec));
@@ -149,7 +274,9 @@ asio::awaitable<void> serve(Stream stream, const Options& options) {
             char stamp[24];
             auto [end, to_ec] = std::to_chars(stamp, stamp + sizeof stamp, now_us());
             (void)to_ec;
-            frame_chunk(chunk, {delta_prefix, std::string_view(stamp, static_cast<std::size_t>(end - stamp)), delta_suffix});
+            const bool sentence_ends = options.sentence_tokens > 0 && (i + 1) % options.sentence_tokens == 0;
+            frame_chunk(chunk, {delta_prefix, std::string_view(stamp, static_cast<std::size_t>(end - stamp)),
+                                sentence_ends ? std::string_view(R"(.\n)") : std::string_view(), delta_suffix});
             co_await asio::async_write(stream, asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
         }
@@ -161,6 +288,7 @@ asio::awaitable<void> serve(Stream stream, const Options& options) {
 }
 
 asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::ssl::context* tls, const Options& options,
+                                  const Prepared& prepared,
                                   std::vector<std::unique_ptr<asio::io_context>>& contexts) {
     std::size_t next = 0;
     for (;;) {
@@ -173,18 +301,19 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::ssl::context* t
         }
         socket.set_option(tcp::no_delay(true), ec);
         if (!tls) {
-            asio::co_spawn(io, serve(std::move(socket), options), asio::detached);
+            asio::co_spawn(io, serve(std::move(socket), options, prepared), asio::detached);
             continue;
         }
         asio::co_spawn(
             io,
-            [](tcp::socket socket, asio::ssl::context& tls, const Options& options) -> asio::awaitable<void> {
+            [](tcp::socket socket, asio::ssl::context& tls, const Options& options,
+               const Prepared& prepared) -> asio::awaitable<void> {
                 asio::ssl::stream<tcp::socket> stream(std::move(socket), tls);
                 boost::system::error_code ec;
                 co_await stream.async_handshake(asio::ssl::stream_base::server,
                                                 asio::redirect_error(asio::use_awaitable, ec));
-                if (!ec) co_await serve(std::move(stream), options);
-            }(std::move(socket), *tls, options),
+                if (!ec) co_await serve(std::move(stream), options, prepared);
+            }(std::move(socket), *tls, options, prepared),
             asio::detached);
     }
 }
@@ -204,6 +333,7 @@ int select_http11(SSL*, const unsigned char** out, unsigned char* outlen, const 
 
 int main(int argc, char** argv) {
     auto options = parse(argc, argv);
+    const Prepared prepared = prepare(options);
     std::vector<std::unique_ptr<asio::io_context>> contexts;
     for (int i = 0; i < options.threads; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
     auto& main_io = *contexts[0];
@@ -222,7 +352,7 @@ int main(int argc, char** argv) {
     acceptor.set_option(tcp::acceptor::reuse_address(true));
     acceptor.bind(endpoint);
     acceptor.listen(4096);
-    asio::co_spawn(main_io, accept_loop(acceptor, tls.get(), options, contexts), asio::detached);
+    asio::co_spawn(main_io, accept_loop(acceptor, tls.get(), options, prepared, contexts), asio::detached);
 
     asio::signal_set signals(main_io, SIGINT, SIGTERM);
     signals.async_wait([&](auto, int) {
