@@ -14,30 +14,65 @@ using protocol::Item;
 using protocol::ItemType;
 
 std::optional<std::size_t> Conversation::index_of(std::string_view item_id) const {
-    for (std::size_t i = 0; i < items.size(); ++i)
-        if (items[i].id == item_id) return i;
+    for (std::size_t i = 0; i < items_.size(); ++i)
+        if (items_[i].id == item_id) return i;
     return std::nullopt;
 }
 
-Item* Conversation::find(std::string_view item_id) {
+const Item* Conversation::find(std::string_view item_id) const {
     auto index = index_of(item_id);
-    return index ? &items[*index] : nullptr;
+    return index ? &items_[*index] : nullptr;
+}
+
+std::size_t Conversation::insert(Item item, std::optional<std::string_view> previous_item_id) {
+    std::size_t index = items_.size();
+    if (previous_item_id) {
+        if (*previous_item_id == "root") index = 0;
+        else if (auto previous = index_of(*previous_item_id)) index = *previous + 1;
+    }
+    items_.insert(items_.begin() + static_cast<std::ptrdiff_t>(index), std::move(item));
+    return index;
+}
+
+bool Conversation::erase(std::string_view item_id) {
+    auto index = index_of(item_id);
+    if (!index) return false;
+    items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(*index));
+    return true;
+}
+
+std::optional<std::size_t> Conversation::replace(const Item& item) {
+    auto index = index_of(item.id);
+    if (index) items_[*index] = item;
+    return index;
+}
+
+void Conversation::cut_text(std::size_t index, std::size_t content_index, std::size_t keep_bytes) {
+    std::string& text = items_.at(index).content.at(content_index).text;
+    if (keep_bytes < text.size()) text.resize(keep_bytes);
+}
+
+bool Conversation::set_transcript(std::string_view item_id, std::string transcript) {
+    auto index = index_of(item_id);
+    if (!index || items_[*index].content.empty()) return false;
+    items_[*index].content.front().text = std::move(transcript);
+    return true;
 }
 
 std::optional<std::string_view> Conversation::previous_id(std::size_t index) const {
-    if (index == 0 || index > items.size()) return std::nullopt;
-    return items[index - 1].id;
+    if (index == 0 || index > items_.size()) return std::nullopt;
+    return items_[index - 1].id;
 }
 
 std::size_t Conversation::size_chars() const {
     std::size_t total = 0;
-    for (const auto& item : items) total += item.size_chars();
+    for (const auto& item : items_) total += item.size_chars();
     return total;
 }
 
 std::size_t Conversation::stored_bytes() const {
     std::size_t total = settings_bytes;
-    for (const auto& item : items) total += item.stored_bytes();
+    for (const auto& item : items_) total += item.stored_bytes();
     return total;
 }
 
@@ -46,19 +81,19 @@ std::vector<std::string> Conversation::evict_oldest(std::size_t max_chars, std::
     std::vector<std::string> removed;
     std::size_t chars = size_chars();
     std::size_t bytes = stored_bytes();
-    auto over = [&] { return chars > max_chars || bytes > max_bytes || items.size() > max_items; };
+    auto over = [&] { return chars > max_chars || bytes > max_bytes || items_.size() > max_items; };
     for (bool system_too : {false, true}) {
-        for (std::size_t i = 0; i < items.size() && over();) {
-            const Item& item = items[i];
+        for (std::size_t i = 0; i < items_.size() && over();) {
+            const Item& item = items_[i];
             const bool system = item.type == ItemType::message && item.role == protocol::Role::system;
-            if ((system && !system_too) || item.status == protocol::ItemStatus::in_progress || i + 1 == items.size()) {
+            if ((system && !system_too) || item.status == protocol::ItemStatus::in_progress || i + 1 == items_.size()) {
                 ++i;
                 continue;
             }
             chars -= item.size_chars();
             bytes -= item.stored_bytes();
             removed.push_back(item.id);
-            items.erase(items.begin() + static_cast<std::ptrdiff_t>(i));
+            items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
         }
     }
     return removed;

@@ -65,15 +65,30 @@ struct Conversation {
     std::string model;  // client-visible model name; routes pick the provider
     // Shared with every session that did not change its settings (copy on update).
     std::shared_ptr<const protocol::SessionSettings> settings;
-    std::vector<protocol::Item> items;  // the default conversation, in order
-    std::size_t settings_bytes = 0;     // protocol::stored_bytes(*settings), kept when settings change
+    std::size_t settings_bytes = 0;  // protocol::stored_bytes(*settings), kept when settings change
 
     // Guarded by the registry lock.
     Clock::time_point detached_at{};  // when the last connection left; meaningful while owner is null
     std::shared_ptr<Ownership> owner;
 
+    // The default conversation, in order. Every change goes through the edits below, so a
+    // state change has one place (where a persistent store would hook in).
+    const std::vector<protocol::Item>& items() const { return items_; }
     std::optional<std::size_t> index_of(std::string_view item_id) const;
-    protocol::Item* find(std::string_view item_id);
+    const protocol::Item* find(std::string_view item_id) const;
+
+    // Item edits. insert: at the end, or right after `previous_item_id` ("root": first;
+    // the caller checked that it exists); returns the new item's index.
+    std::size_t insert(protocol::Item item, std::optional<std::string_view> previous_item_id = std::nullopt);
+    bool erase(std::string_view item_id);  // false: no such item
+    // The stored item with item.id becomes `item` (an output item finished streaming);
+    // nullopt when it is gone (evicted meanwhile).
+    std::optional<std::size_t> replace(const protocol::Item& item);
+    // Keeps the first `keep_bytes` of content part `content_index`'s text (truncate).
+    void cut_text(std::size_t index, std::size_t content_index, std::size_t keep_bytes);
+    // The transcript of a spoken user turn (content 0 of an input_audio item); false if the item is gone.
+    bool set_transcript(std::string_view item_id, std::string transcript);
+
     // The id of the item before items[index]; nullopt if it is the first.
     std::optional<std::string_view> previous_id(std::size_t index) const;
     std::size_t size_chars() const;
@@ -84,6 +99,9 @@ struct Conversation {
     // the last one, until the history holds at most max_items items, max_chars characters
     // and stored_bytes() <= max_bytes. Returns the ids removed.
     std::vector<std::string> evict_oldest(std::size_t max_chars, std::size_t max_bytes, std::size_t max_items);
+
+private:
+    std::vector<protocol::Item> items_;
 };
 
 // The predicate for the server's TTL sweep: registry.erase_if([&](const Conversation& c) {

@@ -473,11 +473,8 @@ void RealtimeSession::create_item(const std::string& event_id, protocol::ItemCre
     if (item.id.empty()) item.id = new_item_id();
     item.status = protocol::ItemStatus::completed;
 
-    std::size_t index = conversation_->items.size();
-    if (create.previous_item_id)
-        index = *create.previous_item_id == "root" ? 0 : *conversation_->index_of(*create.previous_item_id) + 1;
-    conversation_->items.insert(conversation_->items.begin() + static_cast<std::ptrdiff_t>(index), std::move(item));
-    const protocol::Item& added = conversation_->items[index];
+    const std::size_t index = conversation_->insert(std::move(item), create.previous_item_id);
+    const protocol::Item& added = conversation_->items()[index];
     const auto previous = conversation_->previous_id(index);
     send(protocol::conversation_item_added(added, previous));
     send(protocol::conversation_item_done(added, previous));
@@ -489,10 +486,10 @@ void RealtimeSession::delete_item(const std::string& event_id, const protocol::I
     if (!index)
         return reject(event_id, codes::item_not_found, "item '" + shortened(request.item_id) + "' does not exist",
                       "item_id");
-    if (conversation_->items[*index].status == protocol::ItemStatus::in_progress)
+    if (conversation_->items()[*index].status == protocol::ItemStatus::in_progress)
         return reject(event_id, codes::item_in_progress,
                       "item '" + request.item_id + "' is still being streamed; cancel the response first", "item_id");
-    conversation_->items.erase(conversation_->items.begin() + static_cast<std::ptrdiff_t>(*index));
+    conversation_->erase(request.item_id);
     send(protocol::conversation_item_deleted(request.item_id));
 }
 
@@ -509,10 +506,11 @@ void RealtimeSession::retrieve_item(const std::string& event_id, const protocol:
 // written to the socket when the truncate arrived. Only the item streamed last can still
 // have undelivered text; for any other item nothing is cut.
 void RealtimeSession::truncate_item(const std::string& event_id, const protocol::ItemTruncate& request) {
-    protocol::Item* item = conversation_->find(request.item_id);
-    if (!item)
+    const auto index = conversation_->index_of(request.item_id);
+    if (!index)
         return reject(event_id, codes::item_not_found, "item '" + shortened(request.item_id) + "' does not exist",
                       "item_id");
+    const protocol::Item* item = &conversation_->items()[*index];
     if (item->type != protocol::ItemType::message || item->role != protocol::Role::assistant)
         return reject(event_id, codes::invalid_value, "only assistant message items can be truncated", "item_id");
     if (item->status == protocol::ItemStatus::in_progress)
@@ -520,7 +518,7 @@ void RealtimeSession::truncate_item(const std::string& event_id, const protocol:
                       "item '" + request.item_id + "' is still being streamed; cancel the response first", "item_id");
     if (static_cast<std::size_t>(request.content_index) >= item->content.size())
         return reject(event_id, codes::invalid_value, "content_index is past the item's content", "content_index");
-    std::string& text = item->content[static_cast<std::size_t>(request.content_index)].text;
+    const std::string& text = item->content[static_cast<std::size_t>(request.content_index)].text;
     std::size_t keep = text.size();
     if (request.text_end) {
         const auto code_points = static_cast<std::size_t>(*request.text_end);
@@ -540,7 +538,7 @@ void RealtimeSession::truncate_item(const std::string& event_id, const protocol:
     } else if (auto delivered = delivery_.delivered(request.item_id, bytes_written())) {
         keep = std::min(keep, *delivered);
     }
-    text.resize(keep);
+    conversation_->cut_text(*index, static_cast<std::size_t>(request.content_index), keep);
     send(protocol::conversation_item_truncated(request.item_id, request.content_index, request.audio_end_ms));
 }
 
@@ -595,7 +593,7 @@ void RealtimeSession::create_response(const std::string& event_id, protocol::Res
         }
     }
     const std::span<const protocol::Item> history =
-        params.input ? std::span<const protocol::Item>(input_items) : std::span<const protocol::Item>(conversation_->items);
+        params.input ? std::span<const protocol::Item>(input_items) : std::span<const protocol::Item>(conversation_->items());
 
     upstream::ChatRequest chat;
     chat.instructions = params.instructions ? std::move(*params.instructions) : settings.instructions;
@@ -774,12 +772,11 @@ void RealtimeSession::commit_utterance(std::vector<std::int16_t> samples, std::s
     item.role = protocol::Role::user;
     item.status = protocol::ItemStatus::completed;
     item.content.push_back({protocol::ContentType::input_audio, {}});  // the transcript comes later
-    conversation_->items.push_back(std::move(item));
-    const std::size_t index = conversation_->items.size() - 1;
+    const std::size_t index = conversation_->insert(std::move(item));
     const auto previous = conversation_->previous_id(index);
     send(protocol::input_audio_buffer_committed(previous, item_id));
-    send(protocol::conversation_item_added(conversation_->items[index], previous));
-    send(protocol::conversation_item_done(conversation_->items[index], previous));
+    send(protocol::conversation_item_added(conversation_->items()[index], previous));
+    send(protocol::conversation_item_done(conversation_->items()[index], previous));
     evict_history();
 
     const int sample_rate = audio_input().format().sample_rate;
@@ -805,7 +802,7 @@ void RealtimeSession::commit_utterance(std::vector<std::int16_t> samples, std::s
 }
 
 void RealtimeSession::on_transcription(const std::string& item_id, bool respond, speech::Transcription& result) {
-    protocol::Item* item = conversation_->find(item_id);  // null: deleted (or evicted) meanwhile
+    bool item_kept = conversation_->index_of(item_id).has_value();  // false: deleted (or evicted) meanwhile
     if (!result.ok()) {
         if (context_.metrics) context_.metrics->transcriptions_failed.inc();
         ProtocolError error;
@@ -816,7 +813,7 @@ void RealtimeSession::on_transcription(const std::string& item_id, bool respond,
         respond = false;  // the model would not hear the turn
     } else {
         if (context_.metrics) context_.metrics->transcriptions_completed.inc();
-        if (item && !item->content.empty()) item->content.front().text = result.transcript;
+        item_kept = conversation_->set_transcript(item_id, result.transcript);
         send(protocol::input_audio_transcription_completed(item_id, 0, result.transcript));
         evict_history();
         // Nothing recognised (noise, a cough): no turn for the model to answer.
@@ -828,7 +825,7 @@ void RealtimeSession::on_transcription(const std::string& item_id, bool respond,
         create_response(deferred->event_id, std::get<protocol::ResponseCreate>(deferred->body));
         return;
     }
-    if (respond && item && !response_) {
+    if (respond && item_kept && !response_) {
         protocol::ResponseCreate create;
         create_response({}, create);
     }
@@ -995,8 +992,7 @@ void RealtimeSession::on_first_delta(ActiveResponse& response) {
 
 void RealtimeSession::on_output_item_added(ActiveResponse& response, const protocol::Item& item) {
     if (!response.in_conversation || !conversation_) return;
-    conversation_->items.push_back(item);
-    const std::size_t index = conversation_->items.size() - 1;
+    const std::size_t index = conversation_->insert(item);
     send(protocol::conversation_item_added(item, conversation_->previous_id(index)));
     if (item.type == protocol::ItemType::message) delivery_.start(item.id);
     evict_history();
@@ -1010,9 +1006,8 @@ void RealtimeSession::on_text_delta_sent(ActiveResponse& response, const protoco
 
 void RealtimeSession::on_output_item_done(ActiveResponse& response, const protocol::Item& item) {
     if (!response.in_conversation || !conversation_) return;
-    auto index = conversation_->index_of(item.id);
+    auto index = conversation_->replace(item);
     if (!index) return;  // evicted meanwhile
-    conversation_->items[*index] = item;
     send(protocol::conversation_item_done(item, conversation_->previous_id(*index)));
     evict_history();  // the item grew while it streamed
 }
