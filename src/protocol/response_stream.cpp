@@ -86,6 +86,12 @@ void ResponseStream::audio_transcript(std::string_view text) {
     listener_.send_frame(text_delta_.encode(text));
 }
 
+void ResponseStream::keep_transcript(std::size_t bytes) {
+    if (!open_text_) return;
+    std::string& transcript = output_[*open_text_].content.front().text;
+    if (bytes < transcript.size()) transcript.resize(bytes);
+}
+
 void ResponseStream::audio(std::span<const std::uint8_t> bytes) {
     if (ended_ || bytes.empty()) return;
     if (!open_text_) open_text_item();

@@ -89,6 +89,8 @@ public:
     // Audio responses: the transcript of the speech about to be sent, and the speech itself.
     void audio_transcript(std::string_view text);
     void audio(std::span<const std::uint8_t> bytes);
+    // A spoken reply cut short: its transcript keeps only the first `bytes` (what was heard).
+    void keep_transcript(std::size_t bytes);
     // call_id and name come with a call's first fragment; a missing call_id gets a "call_..." id.
     void tool_call_delta(int index, std::string_view call_id, std::string_view name, std::string_view fragment);
     void set_usage(const TokenUsage& usage) { usage_ = usage; }

@@ -945,6 +945,11 @@ void RealtimeSession::on_speech_done(ActiveResponse& response, const speech::Syn
 void RealtimeSession::finish_response(const protocol::ResponseEnd& end) {
     ActiveResponse& response = *response_;
     response.done = true;
+    if (response.speech && end.status != protocol::ResponseStatus::completed) {
+        // Cut short: the history keeps what the audio sent can have said, not the whole piece.
+        const SpeechOutput& speech = *response.speech;
+        response.stream.keep_transcript(speech.timeline().heard_bytes(speech.transcript(), speech.sent_ms()));
+    }
     response.stream.end(end);  // closing events; the listener callbacks update the history
     if (response.speech && response.in_conversation) {
         // What truncation by audio_end_ms needs once the response is over.

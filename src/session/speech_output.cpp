@@ -7,20 +7,40 @@
 
 namespace voxgate::session {
 
+double SpokenTimeline::ms_per_char(std::string_view transcript) const {
+    std::int64_t ms = 0;
+    std::size_t chars = 0;
+    for (std::size_t i = 0; i < pieces_.size(); ++i) {
+        if (pieces_[i].end_ms < 0) continue;
+        const std::size_t end_bytes = i + 1 < pieces_.size() ? pieces_[i + 1].transcript_bytes : transcript.size();
+        ms += pieces_[i].end_ms - pieces_[i].start_ms;
+        chars += end_bytes - pieces_[i].transcript_bytes;
+    }
+    return chars > 0 && ms > 0 ? double(ms) / double(chars) : default_ms_per_char;
+}
+
 std::size_t SpokenTimeline::heard_bytes(std::string_view transcript, std::int64_t audio_end_ms) const {
     std::size_t heard = 0;
     for (std::size_t i = 0; i < pieces_.size(); ++i) {
         const Piece& piece = pieces_[i];
         if (audio_end_ms <= piece.start_ms) break;
-        const std::size_t end_bytes = i + 1 < pieces_.size() ? pieces_[i + 1].transcript_bytes : transcript.size();
-        const std::int64_t end_ms = i + 1 < pieces_.size() ? pieces_[i + 1].start_ms : total_ms_;
+        const std::size_t end_bytes =
+            std::min(i + 1 < pieces_.size() ? pieces_[i + 1].transcript_bytes : transcript.size(), transcript.size());
+        const std::size_t chars = end_bytes - std::min(piece.transcript_bytes, end_bytes);
+        std::int64_t end_ms = piece.end_ms;
+        if (end_ms < 0) {
+            // Cut short: as long as the pace says its text takes, and never past what was sent.
+            const auto estimate = piece.start_ms + static_cast<std::int64_t>(double(chars) * ms_per_char(transcript));
+            end_ms = std::max(estimate, total_ms_);
+            audio_end_ms = std::min(audio_end_ms, total_ms_);
+        }
         if (audio_end_ms >= end_ms) {
             heard = end_bytes;
             continue;
         }
         // Part of this piece was heard: its share of the text, back to the last space.
-        const double share = end_ms > piece.start_ms ? double(audio_end_ms - piece.start_ms) / double(end_ms - piece.start_ms) : 1.0;
-        std::size_t cut = piece.transcript_bytes + static_cast<std::size_t>(share * double(end_bytes - piece.transcript_bytes));
+        const double share = double(audio_end_ms - piece.start_ms) / double(end_ms - piece.start_ms);
+        std::size_t cut = piece.transcript_bytes + static_cast<std::size_t>(share * double(chars));
         cut = std::min(cut, transcript.size());
         while (cut > piece.transcript_bytes && transcript[cut - 1] != ' ') --cut;
         heard = cut;
@@ -152,6 +172,7 @@ void SpeechOutput::on_done(const speech::SynthesisResult& result) {
         deliver(resampled_);
     }
     if (stopped_) return;
+    timeline_.end_piece(sent_ms());
     start_next();
 }
 

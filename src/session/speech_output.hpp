@@ -40,11 +40,19 @@ protected:
     ~SpeechOutputListener() = default;
 };
 
-// Where each spoken piece starts, to map "the listener heard N ms" back to transcript text
-// (conversation.item.truncate with audio_end_ms, a Twilio mark).
+// Where each spoken piece starts and ends, to map "the listener heard N ms" back to
+// transcript text (conversation.item.truncate with audio_end_ms, a Twilio mark, barge-in).
 class SpokenTimeline {
 public:
+    // Speech of a piece whose length is not known yet (it was cut short) is estimated at
+    // the pace of the pieces before it, or at this pace (espeak-ng's default 175 words a
+    // minute) when there were none.
+    static constexpr double default_ms_per_char = 65;
+
     void start_piece(std::int64_t start_ms, std::size_t transcript_bytes) { pieces_.push_back({start_ms, transcript_bytes}); }
+    void end_piece(std::int64_t end_ms) {
+        if (!pieces_.empty()) pieces_.back().end_ms = end_ms;
+    }
     void set_length(std::int64_t total_ms) { total_ms_ = total_ms; }
     std::int64_t length_ms() const { return total_ms_; }
     // How many bytes of `transcript` were heard by `audio_end_ms`: whole pieces before it,
@@ -55,7 +63,10 @@ private:
     struct Piece {
         std::int64_t start_ms;
         std::size_t transcript_bytes;  // transcript length before the piece
+        std::int64_t end_ms = -1;      // -1: cut short, or still being spoken
     };
+    double ms_per_char(std::string_view transcript) const;
+
     std::vector<Piece> pieces_;
     std::int64_t total_ms_ = 0;
 };

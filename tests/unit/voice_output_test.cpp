@@ -166,7 +166,9 @@ TEST(SpokenTimeline, HeardAudioMapsBackToWholePiecesAndAShareOfThePlayingOne) {
     session::SpokenTimeline timeline;
     const std::string transcript = "Hello there. How are you doing today?";
     timeline.start_piece(0, 0);
+    timeline.end_piece(1000);
     timeline.start_piece(1000, 13);  // "How are you doing today?" starts at byte 13
+    timeline.end_piece(3000);
     timeline.set_length(3000);
     EXPECT_EQ(timeline.heard_bytes(transcript, 0), 0u);
     EXPECT_EQ(transcript.substr(0, timeline.heard_bytes(transcript, 1000)), "Hello there.");
@@ -174,6 +176,24 @@ TEST(SpokenTimeline, HeardAudioMapsBackToWholePiecesAndAShareOfThePlayingOne) {
     const std::string half = transcript.substr(0, timeline.heard_bytes(transcript, 2000));
     EXPECT_EQ(half, "Hello there. How are you");
     EXPECT_EQ(timeline.heard_bytes(transcript, 3000), transcript.size());
+}
+
+TEST(SpokenTimeline, APieceCutShortIsMeasuredAtThePaceOfThePiecesBeforeIt) {
+    session::SpokenTimeline timeline;
+    const std::string transcript = "Hello there. How are you doing today?";  // 12 + 1 + 24 bytes
+    timeline.start_piece(0, 0);
+    timeline.end_piece(1200);  // 12 characters in 1200 ms: 100 ms each
+    timeline.start_piece(1200, 13);
+    timeline.set_length(2400);  // stopped 1200 ms into a piece of about 2400
+    EXPECT_EQ(transcript.substr(0, timeline.heard_bytes(transcript, 2400)), "Hello there. How are you");
+    // Past what was sent nothing more can have been heard.
+    EXPECT_EQ(timeline.heard_bytes(transcript, 9000), timeline.heard_bytes(transcript, 2400));
+    // With no finished piece, the default pace: 650 ms of 10 characters is all of them.
+    session::SpokenTimeline first;
+    first.start_piece(0, 0);
+    first.set_length(650);
+    EXPECT_EQ(first.heard_bytes("Hi, again.", 650), 10u);
+    EXPECT_EQ(std::string("Hi, again.").substr(0, first.heard_bytes("Hi, again.", 325)), "Hi,");
 }
 
 }  // namespace
