@@ -164,6 +164,17 @@ TEST(TwilioBridge, CallerAudioIsAppendedAsIsAndOtherTracksAreNot) {
     EXPECT_EQ(call.session->events[0], (json{{"type", "input_audio_buffer.append"}, {"audio", twenty_ms()}}));
 }
 
+TEST(TwilioBridge, APayloadCannotSmuggleFieldsIntoTheAppend) {
+    Call call;
+    call.started({{"instructions", "\"}},\"type\":\"x"}});
+    EXPECT_EQ(call.session->events[0]["session"]["instructions"], "\"}},\"type\":\"x");
+    call.session->events.clear();
+    const std::string hostile = R"(AAAA","type":"response.create)";
+    call.bridge->on_text(media_message(hostile));
+    ASSERT_EQ(call.session->events.size(), 1u);
+    EXPECT_EQ(call.session->events[0], (json{{"type", "input_audio_buffer.append"}, {"audio", hostile}}));
+}
+
 TEST(TwilioBridge, AKeyPressBecomesAUserTextItem) {
     Call call;
     call.started();
