@@ -205,6 +205,22 @@ struct ComputeConfig {
     unsigned threads = 1;
 };
 
+// Phone calls: Twilio Media Streams at /v1/twilio (README "Phone calls (Twilio)").
+// Off unless enabled. With an auth token every upgrade must carry a valid
+// X-Twilio-Signature over public_url + the request target; without one the endpoint
+// takes voxgate's own auth (auth.mode), and a warning says it runs unsigned.
+struct TwilioConfig {
+    bool enabled = false;
+    // The URL Twilio connects to, up to (not including) /v1/twilio, e.g.
+    // "wss://voice.example.com" or "wss://example.com/voxgate" behind a proxy that strips
+    // the prefix: the signature covers the URL as Twilio saw it, not as the gateway does.
+    std::string public_url;
+    std::string auth_token_env;   // variable holding the account's auth token
+    std::string auth_token_file;  // or a file whose trimmed content is the token
+    std::string auth_token;       // resolved at load time; empty = unsigned; never logged
+    bool verifies_signatures() const { return !auth_token.empty(); }
+};
+
 struct Config {
     ServerConfig server;
     TlsConfig tls;
@@ -218,6 +234,7 @@ struct Config {
     SpeechToTextConfig speech_to_text;
     ComputeConfig compute;
     ConsoleConfig console;
+    TwilioConfig twilio;
     std::vector<ProviderConfig> providers;
     // client-visible model name (or "*") -> ordered provider names (fallback order)
     std::map<std::string, std::vector<std::string>> routes;

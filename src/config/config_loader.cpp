@@ -667,17 +667,20 @@ void read_headers(const JsonSection& section, std::vector<std::pair<std::string,
 }
 
 // The key never appears in an error: only the variable's or file's name does.
+// `env_key` and `file_key` name the two keys in errors (api_key_env/api_key_file for providers).
 void resolve_secret(const std::string& key_env, const std::string& key_file, std::string& key,
-                    const std::string& path, const Environment& env) {
+                    const std::string& path, const Environment& env, std::string_view env_key = "api_key_env",
+                    std::string_view file_key = "api_key_file") {
     if (!key_env.empty() && !key_file.empty()) {
-        throw ConfigError(join_path(path, "api_key_file"), "set either api_key_env or api_key_file, not both");
+        throw ConfigError(join_path(path, file_key),
+                          "set either " + std::string(env_key) + " or " + std::string(file_key) + ", not both");
     }
     if (!key_env.empty()) {
         // Unset or empty leaves the provider unusable, not the config invalid: the shipped
         // config has to start on a machine without keys (demo fallback, README).
         if (const char* value = env(key_env.c_str())) key = trimmed(value);
     } else if (!key_file.empty()) {
-        const std::string where = join_path(path, "api_key_file");
+        const std::string where = join_path(path, file_key);
         key = trimmed(read_small_file(key_file, max_key_file_bytes, where));
         if (key.empty()) {
             throw ConfigError(where, "file " + in_quotes(key_file) + " is empty");
@@ -719,6 +722,40 @@ void read_speech_to_text(JsonSection section, SpeechToTextConfig& speech, const 
     if (!speech.base_url.starts_with("http://") && !speech.base_url.starts_with("https://"))
         throw ConfigError(section.path_of("base_url"), "expected an http:// or https:// URL");
     resolve_secret(speech.api_key_env, speech.api_key_file, speech.api_key, section.path(), env);
+}
+
+// The auth token signs every upgrade; a token variable that is named but unset stops
+// start-up rather than leaving the phone endpoint silently unsigned.
+void read_twilio(JsonSection section, TwilioConfig& twilio, const Environment& env) {
+    section.read_bool("enabled", twilio.enabled);
+    section.read_non_empty_string("public_url", twilio.public_url);
+    if (const json* token_env = section.find("auth_token_env")) {
+        if (!token_env->is_string() || !is_env_var_name(token_env->get_ref<const std::string&>()))
+            throw ConfigError(section.path_of("auth_token_env"),
+                              "expected the name of an environment variable (letters, digits, '_'), not a token");
+        twilio.auth_token_env = token_env->get<std::string>();
+    }
+    section.read_non_empty_string("auth_token_file", twilio.auth_token_file);
+    if (section.find("auth_token") != nullptr)
+        throw ConfigError(section.path_of("auth_token"), "unknown key; the token never goes in the config file: name "
+                                                         "an environment variable in auth_token_env or a file in "
+                                                         "auth_token_file");
+    section.reject_unknown_keys();
+    const std::string& url = twilio.public_url;
+    if (!url.empty()) {
+        if (!url.starts_with("wss://") && !url.starts_with("ws://"))
+            throw ConfigError(section.path_of("public_url"), "expected a wss:// URL (ws:// for local tests)");
+        if (url.find_first_of("?#") != std::string::npos)
+            throw ConfigError(section.path_of("public_url"), "expected no query or fragment: /v1/twilio is appended");
+        while (twilio.public_url.ends_with('/')) twilio.public_url.pop_back();
+    }
+    resolve_secret(twilio.auth_token_env, twilio.auth_token_file, twilio.auth_token, section.path(), env,
+                   "auth_token_env", "auth_token_file");
+    if (!twilio.auth_token_env.empty() && twilio.auth_token.empty())
+        throw ConfigError(section.path_of("auth_token_env"), "$" + twilio.auth_token_env + " is unset or empty");
+    if (twilio.verifies_signatures() && twilio.public_url.empty())
+        throw ConfigError(section.path_of("public_url"),
+                          "missing; required with an auth token: the signature covers the URL Twilio connects to");
 }
 
 // Like a provider key: the token comes from a variable or a file, never from the config
@@ -959,6 +996,7 @@ Config config_from_json(std::string_view json_text, std::string_view origin, con
     if (auto section = root.section("speech_to_text")) read_speech_to_text(*section, config.speech_to_text, env);
     if (auto section = root.section("compute")) read_compute(*section, config.compute);
     if (auto section = root.section("console")) read_console(*section, config.console);
+    if (auto section = root.section("twilio")) read_twilio(*section, config.twilio, env);
 
     const json* providers = root.find("providers");
     const json* routes = root.find("routes");

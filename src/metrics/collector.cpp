@@ -190,6 +190,11 @@ std::vector<MetricFamily> Collector::collect() const {
     add_sum(out, shards_, "voxgate_sessions_store_full_total",
             "Handshakes refused with 503: sessions.max_stored conversations, all live.", MetricType::Counter,
             [](const ShardMetrics& s) { return s.sessions_store_full.value(); });
+    add_sum(out, shards_, "voxgate_twilio_streams_total", "Twilio Media Streams whose start opened a session.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.twilio_streams.value(); });
+    add_sum(out, shards_, "voxgate_twilio_marks_skipped_total",
+            "Audio sent to Twilio without a playback mark: the call's outstanding marks were at their cap.",
+            MetricType::Counter, [](const ShardMetrics& s) { return s.twilio_marks_skipped.value(); });
     add_sum(out, shards_, "voxgate_conversation_items_evicted_total",
             "Oldest conversation items evicted to keep a conversation within its item, character and byte caps.",
             MetricType::Counter, [](const ShardMetrics& s) { return s.conversation_items_evicted.value(); });

@@ -43,6 +43,7 @@ const char* http_path_label(HttpPath path) {
         case HttpPath::realtime: return "/v1/realtime";
         case HttpPath::client_secrets: return "/v1/realtime/client_secrets";
         case HttpPath::console: return "/console";
+        case HttpPath::twilio: return "/v1/twilio";
         case HttpPath::other: break;
     }
     return "other";
@@ -83,9 +84,10 @@ const char* auth_rejection_label(AuthRejection reason) {
         case AuthRejection::model_not_allowed: return "model_not_allowed";
         case AuthRejection::client_secret_unknown: return "client_secret_unknown";
         case AuthRejection::client_secret_expired: return "client_secret_expired";
-        case AuthRejection::client_secret_resume: break;
+        case AuthRejection::client_secret_resume: return "client_secret_resume";
+        case AuthRejection::twilio_signature: break;
     }
-    return "client_secret_resume";
+    return "twilio_signature";
 }
 
 const char* key_limit_label(KeyLimit limit) {

@@ -57,8 +57,8 @@ private:
 // Latency buckets in seconds, from 100 us to 30 s.
 std::span<const double> latency_buckets();
 
-enum class HttpPath : std::uint8_t { healthz, readyz, metrics, realtime, client_secrets, console, other };
-inline constexpr std::size_t http_path_count = 7;
+enum class HttpPath : std::uint8_t { healthz, readyz, metrics, realtime, client_secrets, console, twilio, other };
+inline constexpr std::size_t http_path_count = 8;
 const char* http_path_label(HttpPath path);
 
 enum class ResponseStatus : std::uint8_t { completed, cancelled, incomplete, failed };
@@ -76,8 +76,9 @@ enum class AuthRejection : std::uint8_t {
     client_secret_unknown,
     client_secret_expired,
     client_secret_resume,
+    twilio_signature,  // /v1/twilio without a valid X-Twilio-Signature
 };
-inline constexpr std::size_t auth_rejection_count = 7;
+inline constexpr std::size_t auth_rejection_count = 8;
 const char* auth_rejection_label(AuthRejection reason);
 
 // Which per-key limit refused a session or response (voxgate_rate_limited_total{limit}).
@@ -171,6 +172,9 @@ struct alignas(64) ShardMetrics {
     Counter resumes_refused;  // resume handshakes refused: the address used up its failed resumes
     Counter sessions_evicted;     // detached conversations evicted at sessions.max_stored
     Counter sessions_store_full;  // handshakes refused: sessions.max_stored live sessions
+    // Twilio Media Streams (session/twilio_bridge.hpp)
+    Counter twilio_streams;       // calls whose `start` opened a session
+    Counter twilio_marks_skipped; // audio sent without a mark: the bridge's outstanding marks were full
     // per-conversation bounds (limits.max_conversation_bytes, max_response_bytes, history caps)
     Counter conversation_items_evicted;
     Counter conversation_too_large;  // events refused: the item or settings alone do not fit

@@ -20,6 +20,7 @@
 #include "auth/key_usage.hpp"
 #include "metrics/collector.hpp"
 #include "server/connection_admission.hpp"
+#include "server/http_routes.hpp"
 #include "session/client_link.hpp"
 #include "session/resume_failures.hpp"
 #include "session/session_registry.hpp"
@@ -31,12 +32,14 @@ namespace voxgate::server {
 
 class Shard;
 class MetricsService;
+struct WsEndpoint;
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
-// What the HTTP layer learned about an accepted /v1/realtime upgrade; handed to the
+// What the HTTP layer learned about an accepted WebSocket upgrade; handed to the
 // protocol handler of the new connection, then freed (an idle connection keeps none of it).
 struct UpgradeInfo {
+    const WsEndpoint* endpoint = nullptr;        // where it was routed (GatewayContext::ws_endpoints)
     QueryParams query;                           // decoded ?name=value pairs of the target
     asio::ip::address peer_address;              // the client's IP as seen by the socket
     std::shared_ptr<const auth::ClientKey> key;  // the authenticated key; null when auth.mode is none
@@ -49,13 +52,36 @@ struct UpgradeInfo {
 using ClientHandlerFactory = std::function<std::shared_ptr<session::ClientHandler>(
     session::ClientLink& link, Shard& shard, const UpgradeInfo& upgrade)>;
 
+// Why an upgrade was refused before the 101: an ordinary HTTP error with a JSON reason.
+struct UpgradeRefusal {
+    http::status status;
+    std::string_view type;  // error.type of the JSON body
+    std::string message;
+};
+
+struct GatewayContext;
+
+// What an upgrade must pass before the 101 (auth, origin, capacity). On success it may
+// fill `info` (key, lease, grant); on refusal it has counted the reason in `metrics`.
+using UpgradeAdmission = std::function<std::optional<UpgradeRefusal>(
+    const HttpRequest& request, UpgradeInfo& info, GatewayContext& gateway, metrics::ShardMetrics& metrics)>;
+
+// One WebSocket endpoint: a path, who may connect, and the protocol handler it speaks.
+// Registered at the composition root (wiring.cpp) before the shards start; read-only after.
+struct WsEndpoint {
+    std::string path;                                      // exact match, e.g. "/v1/realtime"
+    metrics::HttpPath metrics_path = metrics::HttpPath::other;  // voxgate_http_requests_total{path}
+    UpgradeAdmission admit;                                // null: everyone is admitted
+    ClientHandlerFactory make_handler;                     // null: the connection gets no handler
+};
+
 struct GatewayContext {
     Config config;
     std::optional<asio::ssl::context> tls;  // set when tls.cert_file/key_file are configured
     session::SessionRegistry registry;
     std::unique_ptr<metrics::Collector> collector;
     MetricsService* metrics_service = nullptr;  // owned by the Runtime; null until it starts one
-    ClientHandlerFactory make_handler;
+    std::vector<WsEndpoint> ws_endpoints;  // the WebSocket paths served; see find_ws_endpoint
     std::unique_ptr<auth::Authenticator> authenticator;  // set when auth.mode is api_keys
     // Declared before the pool, so destroyed after it: the pool's tasks use it.
     std::unique_ptr<speech::SpeechToText> speech_to_text;  // null: speech_to_text.kind none
@@ -70,6 +96,12 @@ struct GatewayContext {
     // limits.max_failed_resumes_per_minute_per_ip (set by the Runtime).
     std::unique_ptr<session::ResumeFailures> resume_failures;  // every TCP connection: limits.max_connections and per-address limits
 };
+
+// The endpoint served at exactly `path`; null when none is.
+const WsEndpoint* find_ws_endpoint(const GatewayContext& gateway, std::string_view path);
+WsEndpoint* find_ws_endpoint(GatewayContext& gateway, std::string_view path);
+// "/v1/realtime, /v1/twilio": the served paths, for a 404 that tells the client where to go.
+std::string served_ws_paths(const GatewayContext& gateway);
 
 // Splits "a=1&b=x%20y" into decoded pairs. Malformed escapes are kept literally.
 QueryParams parse_query(std::string_view query);

@@ -19,6 +19,7 @@ metrics::HttpPath classify_path(std::string_view path) {
     if (path == "/readyz") return HttpPath::readyz;
     if (path == "/metrics") return HttpPath::metrics;
     if (path == realtime_path) return HttpPath::realtime;
+    if (path == twilio_path) return HttpPath::twilio;
     if (path == client_secrets_path) return HttpPath::client_secrets;
     if (path == "/" || path == "/console") return HttpPath::console;
     return HttpPath::other;
@@ -128,6 +129,7 @@ std::optional<HttpResponse> handle_http_request(const HttpRequest& request, Shar
     bool keep_alive = request.keep_alive();
     if (route == metrics::HttpPath::metrics) return metrics_refusal(request, *gateway.metrics_service);
     if (route == metrics::HttpPath::console && !gateway.config.console.enabled) route = metrics::HttpPath::other;
+    if (route == metrics::HttpPath::twilio && !gateway.config.twilio.enabled) route = metrics::HttpPath::other;
     if (route == metrics::HttpPath::client_secrets) return client_secrets_response(request, gateway, shard.metrics());
     if (route == metrics::HttpPath::other)
         return error_response(http::status::not_found, "not_found", "no route for " + std::string(path),
@@ -143,9 +145,10 @@ std::optional<HttpResponse> handle_http_request(const HttpRequest& request, Shar
         case metrics::HttpPath::metrics: break;  // answered above
         case metrics::HttpPath::client_secrets: break;  // answered above
         case metrics::HttpPath::console: return console_response(request);
-        case metrics::HttpPath::realtime: {
+        case metrics::HttpPath::realtime:
+        case metrics::HttpPath::twilio: {
             auto response = error_response(http::status::upgrade_required, "upgrade_required",
-                                           "/v1/realtime speaks WebSocket: send an Upgrade request",
+                                           std::string(path) + " speaks WebSocket: send an Upgrade request",
                                            request.version(), keep_alive);
             response.set(http::field::upgrade, "websocket");
             return response;

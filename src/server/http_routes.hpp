@@ -21,6 +21,7 @@ class Shard;
 class MetricsService;
 
 inline constexpr std::string_view realtime_path = "/v1/realtime";
+inline constexpr std::string_view twilio_path = "/v1/twilio";
 
 // The path part of a request target, without the query string.
 std::string_view target_path(std::string_view target);

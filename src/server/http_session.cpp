@@ -136,10 +136,14 @@ void HttpSession<Stream>::on_read(error_code ec, std::size_t) {
     parser_.reset();
     auto path = target_path(request.target());
     if (beast::websocket::is_upgrade(request)) {
-        if (path == realtime_path) return upgrade(std::move(request));
+        const auto& gateway = shard_.gateway();
+        if (const auto* endpoint = find_ws_endpoint(gateway, path)) return upgrade(std::move(request), *endpoint);
         shard_.metrics().http_request(classify_path(path), 404);
+        const auto served = served_ws_paths(gateway);
         return send(error_response(http::status::not_found, "not_found",
-                                   "WebSocket upgrades are served only at /v1/realtime", request.version(), false));
+                                   served.empty() ? "this server serves no WebSocket endpoint"
+                                                  : "WebSocket upgrades are served only at " + served,
+                                   request.version(), false));
     }
     auto response = handle_http_request(request, shard_);
     if (!response) return scrape_metrics(std::move(request));
@@ -179,25 +183,26 @@ void HttpSession<Stream>::request_arrived() {
 }
 
 template <class Stream>
-void HttpSession<Stream>::upgrade(HttpRequest request) {
+void HttpSession<Stream>::upgrade(HttpRequest request, const WsEndpoint& endpoint) {
     auto& gateway = shard_.gateway();
     auto refuse = [&](std::string_view message) {
-        shard_.metrics().http_request(metrics::HttpPath::realtime, 503);
+        shard_.metrics().http_request(endpoint.metrics_path, 503);
         send(error_response(http::status::service_unavailable, "unavailable", message, request.version(), false));
     };
     if (gateway.refusing_new_work.load(std::memory_order_relaxed)) return refuse("server is shutting down");
     UpgradeInfo info;
+    info.endpoint = &endpoint;
     if (target_path(request.target()).size() < request.target().size())
         info.query = parse_query(request.target().substr(target_path(request.target()).size() + 1));
     error_code peer_ec;
     auto peer = beast::get_lowest_layer(stream_).remote_endpoint(peer_ec);
     if (!peer_ec) info.peer_address = peer.address();
-    if (auto refusal = admit_upgrade(request, info, gateway, shard_.metrics())) {
-        shard_.metrics().http_request(metrics::HttpPath::realtime, static_cast<int>(refusal->status));
+    if (auto refusal = endpoint.admit ? endpoint.admit(request, info, gateway, shard_.metrics()) : std::nullopt) {
+        shard_.metrics().http_request(endpoint.metrics_path, static_cast<int>(refusal->status));
         // Refused before the upgrade: an ordinary HTTP error, and the connection closes.
         return send(error_response(refusal->status, refusal->type, refusal->message, request.version(), false));
     }
-    shard_.metrics().http_request(metrics::HttpPath::realtime, 101);
+    shard_.metrics().http_request(endpoint.metrics_path, 101);
     IdleTracked::unlink();  // from here the WebSocket connection is tracked instead
     // The WebSocket handshake must finish by the connection's handshake deadline (a later
     // request on a keep-alive connection gets a fresh one).

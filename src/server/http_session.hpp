@@ -13,6 +13,8 @@
 
 namespace voxgate::server {
 
+struct WsEndpoint;
+
 class Shard;
 
 template <class Stream>
@@ -36,7 +38,7 @@ private:
     void on_header(error_code ec, std::size_t bytes);
     void request_arrived();  // a request (or a malformed one) was read: the sweeper learns it
     void on_read(error_code ec, std::size_t bytes);
-    void upgrade(HttpRequest request);
+    void upgrade(HttpRequest request, const WsEndpoint& endpoint);
     void scrape_metrics(HttpRequest request);
     void answer(HttpResponse response, metrics::HttpPath path);  // counts it, then sends it
     void send(HttpResponse response);

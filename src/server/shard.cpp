@@ -38,6 +38,24 @@ void Shard::set_conversation_expiry(std::unique_ptr<session::ConversationExpiry>
     expiry_ = std::move(expiry);
 }
 
+const WsEndpoint* find_ws_endpoint(const GatewayContext& gateway, std::string_view path) {
+    for (const auto& endpoint : gateway.ws_endpoints)
+        if (endpoint.path == path) return &endpoint;
+    return nullptr;
+}
+
+WsEndpoint* find_ws_endpoint(GatewayContext& gateway, std::string_view path) {
+    for (auto& endpoint : gateway.ws_endpoints)
+        if (endpoint.path == path) return &endpoint;
+    return nullptr;
+}
+
+std::string served_ws_paths(const GatewayContext& gateway) {
+    std::string paths;
+    for (const auto& endpoint : gateway.ws_endpoints) paths.append(paths.empty() ? "" : ", ").append(endpoint.path);
+    return paths;
+}
+
 std::string query_value(const QueryParams& query, std::string_view name) {
     for (const auto& [key, value] : query)
         if (key == name) return value;

@@ -78,6 +78,11 @@ std::variant<UpgradeRefusal, KeyAndGrant> redeem_client_secret(std::string_view 
 
 }  // namespace
 
+std::optional<UpgradeRefusal> admit_session_room(const UpgradeInfo& info, GatewayContext& gateway,
+                                                 metrics::ShardMetrics& metrics) {
+    return make_room_for_a_session(info, gateway, metrics);
+}
+
 std::vector<std::string_view> offered_subprotocols(const HttpRequest& request) {
     std::vector<std::string_view> tokens;
     std::string_view offered = request[http::field::sec_websocket_protocol];

@@ -26,16 +26,15 @@ inline constexpr std::string_view api_key_subprotocol_prefix = "openai-insecure-
 // The tokens of Sec-WebSocket-Protocol, trimmed, in order.
 std::vector<std::string_view> offered_subprotocols(const HttpRequest& request);
 
-struct UpgradeRefusal {
-    http::status status;
-    std::string_view type;  // error.type of the JSON body
-    std::string message;
-};
-
 // info.query and info.peer_address must be set. On success sets info.key and
 // info.session_lease (api_keys mode), and info.grant for a client secret; otherwise returns the
 // refusal to send and counts it in `metrics`.
 std::optional<UpgradeRefusal> admit_upgrade(const HttpRequest& request, UpgradeInfo& info,
                                             GatewayContext& gateway, metrics::ShardMetrics& metrics);
+
+// sessions.max_stored alone (part of admit_upgrade): makes room for a new session or
+// refuses with 503 session_store_full. For endpoints with an admission of their own.
+std::optional<UpgradeRefusal> admit_session_room(const UpgradeInfo& info, GatewayContext& gateway,
+                                                 metrics::ShardMetrics& metrics);
 
 }  // namespace voxgate::server

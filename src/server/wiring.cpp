@@ -7,11 +7,40 @@
 #include "config/config_loader.hpp"
 #include "session/conversation_expiry.hpp"
 #include "session/realtime_session.hpp"
+#include "session/twilio_bridge.hpp"
+#include "server/twilio_admission.hpp"
+#include "server/upgrade_admission.hpp"
 #include "speech/local_speech_to_text.hpp"
 #include "speech/openai_speech_to_text.hpp"
 #include "upstream/upstream_engine.hpp"
 
 namespace voxgate::server {
+
+namespace {
+
+// A phone call: the bridge creates its RealtimeSession on Twilio's `start`, with the model
+// of customParameters.model. Calls never resume (Twilio URLs carry no query).
+std::shared_ptr<session::ClientHandler> make_twilio_bridge(session::ClientLink& link, Shard& shard,
+                                                           const UpgradeInfo& upgrade) {
+    auto params = std::make_shared<session::SessionParams>(session::SessionParams{
+        "", "", upgrade.key, upgrade.peer_address, upgrade.session_lease, nullptr});
+    const session::RealtimeContext& context = *shard.realtime_context();
+    auto make_session = [&context, params](session::ClientLink& bridge, std::string model,
+                                           std::string& refusal) -> std::shared_ptr<session::ClientHandler> {
+        // With auth.mode api_keys the key was checked for the default model only.
+        const auto& effective = model.empty() ? context.sessions.default_model : model;
+        if (params->key && !auth::allows_model(*params->key, effective)) {
+            refusal = "key '" + params->key->name + "' may not use model '" + effective.substr(0, 80) + "'";
+            return nullptr;
+        }
+        params->model = std::move(model);
+        return std::make_shared<session::RealtimeSession>(bridge, context, std::move(*params));
+    };
+    return std::make_shared<session::TwilioBridge>(link, shard.io_context().get_executor(), std::move(make_session),
+                                                   &shard.metrics());
+}
+
+}  // namespace
 
 void wire_gateway(Runtime& runtime) {
     auto& gateway = runtime.context();
@@ -47,19 +76,36 @@ void wire_gateway(Runtime& runtime) {
     first.set_conversation_expiry(std::make_unique<session::ConversationExpiry>(
         first.io_context(), gateway.registry, gateway.config.sessions.resume_ttl));
 
-    gateway.make_handler = [](session::ClientLink& link, Shard& shard,
-                              const UpgradeInfo& upgrade) -> std::shared_ptr<session::ClientHandler> {
-        std::string model = query_value(upgrade.query, "model");
-        if (model.empty() && upgrade.grant) model = upgrade.grant->model;
-        return std::make_shared<session::RealtimeSession>(
-            link, *shard.realtime_context(),
-            session::SessionParams{std::move(model), query_value(upgrade.query, "session_id"), upgrade.key,
-                                   upgrade.peer_address, upgrade.session_lease,
-                                   upgrade.grant ? upgrade.grant->settings : nullptr});
-    };
+    // The WebSocket endpoint table: path -> who may connect -> the protocol handler.
+    gateway.ws_endpoints.push_back(WsEndpoint{
+        .path = std::string(realtime_path),
+        .metrics_path = metrics::HttpPath::realtime,
+        .admit = admit_upgrade,
+        .make_handler = [](session::ClientLink& link, Shard& shard,
+                           const UpgradeInfo& upgrade) -> std::shared_ptr<session::ClientHandler> {
+            std::string model = query_value(upgrade.query, "model");
+            if (model.empty() && upgrade.grant) model = upgrade.grant->model;
+            return std::make_shared<session::RealtimeSession>(
+                link, *shard.realtime_context(),
+                session::SessionParams{std::move(model), query_value(upgrade.query, "session_id"), upgrade.key,
+                                       upgrade.peer_address, upgrade.session_lease,
+                                       upgrade.grant ? upgrade.grant->settings : nullptr});
+        },
+    });
+    if (gateway.config.twilio.enabled)
+        gateway.ws_endpoints.push_back(WsEndpoint{
+            .path = std::string(twilio_path),
+            .metrics_path = metrics::HttpPath::twilio,
+            .admit = admit_twilio_upgrade,
+            .make_handler = make_twilio_bridge,
+        });
 }
 
 void log_provider_warnings(const Config& config) {
+    if (config.twilio.enabled && !config.twilio.verifies_signatures())
+        spdlog::warn("twilio: /v1/twilio runs UNSIGNED (no twilio.auth_token_env or auth_token_file): it admits {}, "
+                     "not only Twilio",
+                     config.auth.enabled() ? "any caller with a voxgate API key" : "anyone who reaches the port");
     // Loaded on first use, so a missing model would only show at the first spoken turn.
     if (config.speech_to_text.kind == "pocketsphinx" &&
         !std::filesystem::exists(std::filesystem::path(config.speech_to_text.model_dir) / "en-us.lm.bin"))

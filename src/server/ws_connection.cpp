@@ -109,7 +109,7 @@ void WsConnection<NextLayer>::on_accept(std::unique_ptr<HttpRequest> upgrade, st
     shard_.metrics().connections_total.inc();
     shard_.metrics().connections_active.add();
     touch();
-    if (gateway.make_handler) handler_ = gateway.make_handler(*this, shard_, *info);
+    if (info->endpoint && info->endpoint->make_handler) handler_ = info->endpoint->make_handler(*this, shard_, *info);
     info.reset();
     read_next_message();
     WriteBatch::Scope batch;  // a resumed session's replay leaves in one write

@@ -39,7 +39,7 @@ public:
     WsConnection(NextLayer&& stream, ConnectionSlot slot, clock::time_point handshake_deadline, Shard& shard);
     ~WsConnection() override;
 
-    // Completes the handshake for `upgrade` (already routed to /v1/realtime and admitted);
+    // Completes the handshake for `upgrade` (already routed to info.endpoint and admitted);
     // `info` goes to the protocol handler once the connection is open.
     void run(HttpRequest upgrade, UpgradeInfo info);
 

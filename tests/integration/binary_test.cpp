@@ -134,6 +134,30 @@ TEST(Binary, TheShippedConfigWithoutKeysStartsInDemoModeAndSaysSo) {
     EXPECT_NE(child.stderr_text().find("DEMO MODE"), std::string::npos) << child.stderr_text();
 }
 
+TEST(Binary, AnUnsignedTwilioEndpointIsAnnouncedAtStartUpAndASignedOneIsNot) {
+    auto unsigned_config = write_temp_config(R"({ "twilio": { "enabled": true } })");
+    auto port = free_port();
+    ChildProcess open_child({"--config", unsigned_config, "--listen", listen_arg(port), "--threads", "1"});
+    ASSERT_TRUE(wait_healthy(port, 10s)) << open_child.stderr_text();
+    open_child.signal(SIGTERM);
+    EXPECT_EQ(open_child.wait(20s), 0);
+    EXPECT_NE(open_child.stderr_text().find("twilio: /v1/twilio runs UNSIGNED"), std::string::npos)
+        << open_child.stderr_text();
+
+    auto signed_config = write_temp_config(R"({ "twilio": { "enabled": true, "public_url": "wss://voice.example.com",
+        "auth_token_env": "TEST_TWILIO_TOKEN_VOXGATE" } })");
+    port = free_port();
+    ChildProcess signed_child({"--config", signed_config, "--listen", listen_arg(port), "--threads", "1"},
+                              {{"TEST_TWILIO_TOKEN_VOXGATE", "twilio-token-never-logged"}});
+    ASSERT_TRUE(wait_healthy(port, 10s)) << signed_child.stderr_text();
+    signed_child.signal(SIGTERM);
+    EXPECT_EQ(signed_child.wait(20s), 0);
+    EXPECT_EQ(signed_child.stderr_text().find("UNSIGNED"), std::string::npos) << signed_child.stderr_text();
+    EXPECT_EQ(signed_child.stderr_text().find("twilio-token-never-logged"), std::string::npos);
+    ::unlink(unsigned_config.c_str());
+    ::unlink(signed_config.c_str());
+}
+
 TEST(Binary, JsonLogFormatWritesJsonLines) {
     auto port = free_port();
     ChildProcess child({"--listen", listen_arg(port), "--log-format", "json", "--threads", "1"});

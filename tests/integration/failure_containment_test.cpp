@@ -62,9 +62,10 @@ private:
 };
 
 void use_throwing_handlers(server::Runtime& runtime) {
-    runtime.context().make_handler = [](session::ClientLink& link, server::Shard&, const server::UpgradeInfo&) {
-        return std::make_shared<ThrowingHandler>(link);
-    };
+    server::find_ws_endpoint(runtime.context(), server::realtime_path)->make_handler =
+        [](session::ClientLink& link, server::Shard&, const server::UpgradeInfo&) {
+            return std::make_shared<ThrowingHandler>(link);
+        };
 }
 
 // One shard, so every connection of the test shares the thread that meets the exception.

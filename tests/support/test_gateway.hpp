@@ -20,7 +20,7 @@ Config test_config();
 class TestGateway {
 public:
     // `customize` runs after the wiring and before the shard threads start: the place to
-    // replace GatewayContext::make_handler or the collector without racing a shard.
+    // replace an endpoint's make_handler (find_ws_endpoint) or the collector without racing a shard.
     explicit TestGateway(Config config = test_config(), bool wire = true,
                          std::function<void(server::Runtime&)> customize = {});
     ~TestGateway();

@@ -820,5 +820,48 @@ TEST(ConfigClientSecrets, BadValuesNameTheirKey) {
     EXPECT_NE(error_of(R"({"console":{"enable":true}})").find("console.enable"), std::string::npos);
 }
 
+TEST(ConfigTwilio, OffByDefaultAndSignedWithATokenFromTheEnvironment) {
+    EXPECT_FALSE(from_json("{}").twilio.enabled);
+    EXPECT_FALSE(from_json("{}").twilio.verifies_signatures());
+    const FakeEnvironment env{{"TWILIO_AUTH_TOKEN", "twilio-secret-token\n"}};
+    const auto twilio = from_json(R"({"twilio": {"enabled": true, "public_url": "wss://voice.example.com/",
+                                                "auth_token_env": "TWILIO_AUTH_TOKEN"}})",
+                                  env)
+                            .twilio;
+    EXPECT_TRUE(twilio.enabled);
+    EXPECT_EQ(twilio.public_url, "wss://voice.example.com");  // trailing slash dropped: /v1/twilio is appended
+    EXPECT_EQ(twilio.auth_token, "twilio-secret-token");
+    EXPECT_TRUE(twilio.verifies_signatures());
+}
+
+TEST(ConfigTwilio, TokenFromAFile) {
+    ScratchDir dir;
+    const auto file = dir.write("twilio", "file-token\n");
+    EXPECT_EQ(from_json(R"({"twilio": {"public_url": "wss://h", "auth_token_file": ")" + file + R"("}})")
+                  .twilio.auth_token,
+              "file-token");
+}
+
+TEST(ConfigTwilio, BadValuesNameTheirKeyAndNeverTheToken) {
+    EXPECT_EQ(error_of(R"({"twilio": {"public_url": "wss://h", "auth_token_env": "TWILIO_AUTH_TOKEN"}})"),
+              "config error: twilio.auth_token_env: $TWILIO_AUTH_TOKEN is unset or empty");
+    const FakeEnvironment env{{"TWILIO_AUTH_TOKEN", "tok"}};
+    EXPECT_EQ(error_of(R"({"twilio": {"auth_token_env": "TWILIO_AUTH_TOKEN"}})", env),
+              "config error: twilio.public_url: missing; required with an auth token: the signature covers the URL "
+              "Twilio connects to");
+    EXPECT_EQ(error_of(R"({"twilio": {"public_url": "https://h"}})"),
+              "config error: twilio.public_url: expected a wss:// URL (ws:// for local tests)");
+    EXPECT_EQ(error_of(R"({"twilio": {"public_url": "wss://h/x?a=1"}})"),
+              "config error: twilio.public_url: expected no query or fragment: /v1/twilio is appended");
+    EXPECT_EQ(error_of(R"({"twilio": {"public_url": "wss://h", "auth_token_env": "A", "auth_token_file": "/f"}})"),
+              "config error: twilio.auth_token_file: set either auth_token_env or auth_token_file, not both");
+    const auto pasted = error_of(R"({"twilio": {"auth_token": "hunter2-token"}})");
+    EXPECT_TRUE(pasted.starts_with("config error: twilio.auth_token: unknown key; the token never goes in the config"))
+        << pasted;
+    EXPECT_EQ(pasted.find("hunter2"), std::string::npos);
+    EXPECT_EQ(error_of(R"({"twilio": {"enable": true}})"),
+              "config error: twilio.enable: unknown key (did you mean enabled?)");
+}
+
 }  // namespace
 }  // namespace voxgate::config
