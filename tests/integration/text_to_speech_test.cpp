@@ -5,6 +5,7 @@
 // No test asserts timing: waits are generous deadlines, never measurements.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -13,13 +14,17 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "metrics/shard_metrics.hpp"
 #include "speech/espeak_text_to_speech.hpp"
 #include "speech/openai_text_to_speech.hpp"
 #include "speech/synthesis_delivery.hpp"
+#include "server/shard.hpp"
+#include "session/realtime_session.hpp"
 #include "support/mock_upstream.hpp"
+#include "support/test_gateway.hpp"
 #include "upstream/curl_multi.hpp"
 
 namespace voxgate::speech {
@@ -431,6 +436,71 @@ TEST_F(OpenAiTextToSpeechTest, AnUnsetKeyVariableEndsWithSpeechUnavailable) {
     ASSERT_TRUE(finished(observer));
     EXPECT_EQ(observer.result.error_code, "speech_unavailable");
     EXPECT_EQ(mock_.request_count(), 0u);
+}
+
+// ---------------------------------------------------------------------------------------
+// wiring
+
+// A synthesis started and ended on a shard thread of a running gateway.
+class ShardSynthesis final : public SynthesisObserver {
+public:
+    void start(server::Shard& shard, const std::string& text) {
+        asio::post(shard.io_context(), [this, &shard, text] {
+            handle_ = shard.realtime_context()->text_to_speech->synthesize({text, ""},
+                                                                            shard.io_context().get_executor(), *this);
+        });
+    }
+    void on_audio(std::span<const std::int16_t> chunk) override { samples_ += chunk.size(); }
+    void on_done(const SynthesisResult& result) override {
+        ok_ = result.ok();
+        handle_.reset();
+        done_ = true;
+    }
+    bool done() const { return done_.load(); }
+    bool ok() const { return ok_; }
+    std::size_t samples() const { return samples_; }
+
+private:
+    std::unique_ptr<SynthesisHandle> handle_;  // the shard's
+    std::size_t samples_ = 0;
+    bool ok_ = false;
+    std::atomic<bool> done_{false};
+};
+
+TEST(TextToSpeechWiring, EveryShardsRealtimeContextHasTheConfiguredTextToSpeech) {
+    Config espeak = test::test_config();
+    {
+        test::TestGateway gateway(espeak);
+        std::vector<TextToSpeech*> seen;
+        for (auto& shard : gateway.runtime().shards()) {
+            TextToSpeech* tts = shard->realtime_context()->text_to_speech;
+            ASSERT_NE(tts, nullptr);
+            EXPECT_EQ(tts->sample_rate(), 22050);
+            for (auto* other : seen) EXPECT_NE(tts, other);  // one per shard: its own metrics
+            seen.push_back(tts);
+        }
+        // espeak-ng on the gateway's compute pool, answering on the shard.
+        ShardSynthesis synthesis;
+        synthesis.start(*gateway.runtime().shards().front(), "Wired and speaking.");
+        ASSERT_TRUE(test::eventually([&] { return synthesis.done(); }, 60s));
+        EXPECT_TRUE(synthesis.ok());
+        EXPECT_GT(synthesis.samples(), 22050u / 2);
+        EXPECT_EQ(test::scrape_metric(gateway.port(), "voxgate_tts_first_byte_seconds_count"), 1);
+        EXPECT_EQ(test::scrape_metric(gateway.port(), "voxgate_tts_busy_total"), 0);
+    }
+    Config openai = test::test_config();
+    openai.text_to_speech.kind = "openai";
+    {
+        test::TestGateway gateway(openai);
+        for (auto& shard : gateway.runtime().shards())
+            EXPECT_EQ(shard->realtime_context()->text_to_speech->sample_rate(), 24000);
+    }
+    Config none = test::test_config();
+    none.text_to_speech.kind = "none";
+    {
+        test::TestGateway gateway(none);
+        for (auto& shard : gateway.runtime().shards()) EXPECT_EQ(shard->realtime_context()->text_to_speech, nullptr);
+    }
 }
 
 }  // namespace
