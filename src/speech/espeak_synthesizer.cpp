@@ -64,6 +64,7 @@ struct EspeakProcess {
     bool initialised = false;  // tried: `failure` says how it went
     std::string failure;       // why espeak-ng cannot speak; "" when it can
     std::string current_voice;
+    int current_rate = 0;  // 0: to be set (after a voice change too)
     const EspeakApi* api = nullptr;
     const EspeakSynthesizer::Sink* sink = nullptr;  // of the synthesis running now, under `mutex`
     bool stopped = false;                           // that sink asked to stop
@@ -129,12 +130,12 @@ void initialise(EspeakProcess& state, const EspeakSynthesizer::Options& options)
 }
 
 // Under the mutex. Re-selecting the voice in use is skipped: it reloads its dictionary.
-bool select_voice(EspeakProcess& state, const std::string& voice, int rate_wpm) {
+bool select_voice(EspeakProcess& state, const std::string& voice) {
     if (voice == state.current_voice) return true;
     if (!EspeakSynthesizer::plain_voice_name(voice) || state.api->set_voice_by_name(voice.c_str()) != ENS_OK)
         return false;
     state.current_voice = voice;
-    state.api->set_parameter(espeakRATE, rate_wpm, 0);
+    state.current_rate = 0;
     return true;
 }
 
@@ -156,9 +157,11 @@ void EspeakSynthesizer::speak(std::string_view text, const std::string& voice, c
     std::lock_guard lock(state.mutex);
     if (!state.initialised) initialise(state, options_);
     if (!state.failure.empty()) throw std::runtime_error(state.failure);
-    if (!select_voice(state, voice, options_.rate_wpm) && !select_voice(state, fallback, options_.rate_wpm))
+    if (!select_voice(state, voice) && !select_voice(state, fallback))
         throw std::runtime_error("espeak-ng has neither voice \"" + (plain_voice_name(voice) ? voice : "?") +
                                  "\" nor the default voice \"" + fallback + "\" (text_to_speech.voice)");
+    if (state.current_rate != options_.rate_wpm && state.api->set_parameter(espeakRATE, options_.rate_wpm, 0) == ENS_OK)
+        state.current_rate = options_.rate_wpm;
     const std::string terminated(text);  // espeak-ng reads up to a NUL
     state.sink = &sink;
     state.stopped = false;

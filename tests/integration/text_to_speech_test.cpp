@@ -140,6 +140,21 @@ TEST_F(EspeakTextToSpeechTest, SpeaksTheTextAsChunksOfAudibleSpeechOfAPlausibleL
     EXPECT_EQ(engine_->pending(), 0u);
 }
 
+TEST_F(EspeakTextToSpeechTest, RateWpmSetsTheSpeakingRate) {
+    const std::string text = "The rate of speech follows the configured words per minute.";
+    make();
+    RecordingObserver normal;
+    auto first = speak(text, normal);
+    ASSERT_TRUE(finished(normal));
+    config_.rate_wpm = 350;
+    make();
+    RecordingObserver fast;
+    auto second = speak(text, fast);
+    ASSERT_TRUE(finished(fast));
+    EXPECT_TRUE(fast.result.ok());
+    EXPECT_LT(fast.samples.size() * 4, normal.samples.size() * 3);  // twice the rate: well under 3/4 the length
+}
+
 TEST_F(EspeakTextToSpeechTest, AVoiceEspeakDoesNotHaveFallsBackToTheDefaultOne) {
     make();
     for (const std::string voice : {"alloy", "../../../etc/passwd", "en-gb"}) {
