@@ -113,8 +113,7 @@ void log_provider_warnings(const Config& config) {
     } else if (voice.kind == "openai") {
         spdlog::info("text-to-speech: {}/audio/speech, model {}, voice {}", voice.base_url, voice.model, voice.voice);
         if (!voice.api_key_env.empty() && voice.api_key.empty())
-            spdlog::warn("text-to-speech: ${} (text_to_speech.api_key_env) is not set; spoken replies will fail "
-                         "with speech_unavailable",
+            spdlog::warn("text-to-speech: ${} (text_to_speech.api_key_env) is not set; spoken replies will fail",
                          voice.api_key_env);
     } else {
         spdlog::info("text-to-speech: off (text_to_speech.kind none)");

@@ -53,7 +53,7 @@ public:
         timer_.async_wait([this](error_code ec) {
             if (ec || finished_) return;
             transfer_.cancel();
-            fail("speech_timeout", "the text-to-speech provider did not finish within text_to_speech.timeout_ms");
+            fail("speech_failed", "the text-to-speech provider did not finish within text_to_speech.timeout_ms");
         });
         return {};
     }
@@ -155,7 +155,7 @@ std::unique_ptr<SynthesisHandle> OpenAiTextToSpeech::synthesize(SynthesisRequest
         return handle;
     }
     if (!config_.api_key_env.empty() && config_.api_key.empty()) {
-        delivery->post_done({"speech_unavailable",
+        delivery->post_done({"speech_failed",
                              "text-to-speech is unavailable: the variable named in text_to_speech.api_key_env is not set"});
         return handle;
     }

@@ -8,7 +8,9 @@
 // stops reading; TCP slows the server), cancel removes it. Bounded: at most
 // text_to_speech.max_pending requests in flight per shard (speech_busy past it), a deadline
 // of text_to_speech.timeout_ms per request (request to last byte, pauses included), and
-// max_error_bytes kept of an error reply.
+// max_error_bytes kept of an error reply. Every other failure (HTTP error, transport,
+// deadline, unset key variable) is speech_failed, its message naming the cause
+// (docs/protocol.md's error table).
 #include <cstddef>
 #include <list>
 #include <memory>

@@ -393,14 +393,14 @@ TEST_F(OpenAiTextToSpeechTest, AnHttpErrorEndsWithAClearErrorThatHoldsNoKey) {
         << overloaded.result.error;
 }
 
-TEST_F(OpenAiTextToSpeechTest, AProviderSlowerThanTimeoutMsEndsWithSpeechTimeout) {
+TEST_F(OpenAiTextToSpeechTest, AProviderSlowerThanTimeoutMsEndsWithSpeechFailedNamingIt) {
     mock_.set_speech({.first_ms = 5000});
     config_.timeout = 300ms;
     make();
     RecordingObserver observer;
     auto handle = speak("Hello.", observer);
     ASSERT_TRUE(finished(observer));
-    EXPECT_EQ(observer.result.error_code, "speech_timeout");
+    EXPECT_EQ(observer.result.error_code, "speech_failed");
     EXPECT_NE(observer.result.error.find("text_to_speech.timeout_ms"), std::string::npos);
     EXPECT_EQ(tts_->in_flight(), 0u);
 }
@@ -442,14 +442,15 @@ TEST_F(OpenAiTextToSpeechTest, CancelRemovesTheTransferAndStopsTheCallbacks) {
     EXPECT_EQ(observer.dones, 0);
 }
 
-TEST_F(OpenAiTextToSpeechTest, AnUnsetKeyVariableEndsWithSpeechUnavailable) {
+TEST_F(OpenAiTextToSpeechTest, AnUnsetKeyVariableEndsWithSpeechFailedNamingIt) {
     config_.api_key_env = "VOXGATE_TEST_UNSET_TTS_KEY";
     config_.api_key.clear();
     make();
     RecordingObserver observer;
     auto handle = speak("Hello.", observer);
     ASSERT_TRUE(finished(observer));
-    EXPECT_EQ(observer.result.error_code, "speech_unavailable");
+    EXPECT_EQ(observer.result.error_code, "speech_failed");
+    EXPECT_NE(observer.result.error.find("text_to_speech.api_key_env"), std::string::npos) << observer.result.error;
     EXPECT_EQ(mock_.request_count(), 0u);
 }
 
