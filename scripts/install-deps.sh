@@ -10,6 +10,7 @@ packages=(
   libsoxr-dev               # audio resampling
   libpocketsphinx-dev pocketsphinx-en-us  # offline speech-to-text (speech_to_text.kind pocketsphinx)
   espeak-ng                 # the audio tests speak real phrases
+  libespeak-ng-dev espeak-ng-data  # offline text-to-speech (text_to_speech.kind espeak; dlopen()ed)
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
   iproute2                  # ss: the TCP keepalive test reads socket timers
   python3-websockets        # the Python examples' client; tests/deploy streams a response to fill the dashboard's metrics

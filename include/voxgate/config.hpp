@@ -199,6 +199,31 @@ struct SpeechToTextConfig {
     std::size_t max_pending = 32;
 };
 
+// Text-to-speech for spoken replies (docs/operations.md "Voice output"). `espeak` speaks
+// locally (Debian espeak-ng, offline, no key) on the compute pool; `openai` posts each
+// sentence to an OpenAI-compatible /audio/speech endpoint; `none` turns spoken replies off.
+// Each kind reads only its own keys: another kind's key is a config error.
+struct TextToSpeechConfig {
+    std::string kind = "espeak";  // espeak | openai | none
+    // The voice when the session names none or one this provider does not have (espeak);
+    // the loader sets the kind's default ("en-us" / "alloy") when the file names none.
+    std::string voice = "en-us";
+    // espeak
+    int rate_wpm = 175;     // speaking rate, words per minute (espeak-ng 80..450)
+    std::string data_dir;   // espeak-ng-data (or the directory holding it); "" = the library's own
+    // openai
+    std::string base_url = "https://api.openai.com/v1";
+    std::string api_key_env;   // variable holding the key (none: no Authorization header)
+    std::string api_key_file;  // or a file whose trimmed content is the key
+    std::string api_key;       // resolved at load time; never logged
+    std::string model = "gpt-4o-mini-tts";
+    std::string ca_file;
+    std::chrono::milliseconds timeout{30000};  // one sentence, request to last audio byte
+    // espeak: syntheses queued or running, gateway-wide; openai: requests in flight per
+    // shard. Past it a synthesis fails at once with `speech_busy`.
+    std::size_t max_pending = 32;
+};
+
 // The compute pool: threads for CPU-heavy work (speech recognition) that must never run
 // on a shard thread. Results are posted back to the session's shard.
 struct ComputeConfig {
@@ -232,6 +257,7 @@ struct Config {
     SessionsConfig sessions;
     AuthConfig auth;
     SpeechToTextConfig speech_to_text;
+    TextToSpeechConfig text_to_speech;
     ComputeConfig compute;
     ConsoleConfig console;
     TwilioConfig twilio;

@@ -125,6 +125,7 @@ std::int64_t integer_from_json(const json& value, const IntRange& range, std::st
 }
 
 constexpr std::array<std::string_view, 3> speech_to_text_kinds{"pocketsphinx", "openai", "none"};
+constexpr std::array<std::string_view, 3> text_to_speech_kinds{"espeak", "openai", "none"};
 constexpr std::array<std::string_view, 7> log_levels{"trace", "debug", "info", "warn",
                                                      "error", "critical", "off"};
 constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
@@ -756,6 +757,40 @@ void read_twilio(JsonSection section, TwilioConfig& twilio, const Environment& e
     if (twilio.verifies_signatures() && twilio.public_url.empty())
         throw ConfigError(section.path_of("public_url"),
                           "missing; required with an auth token: the signature covers the URL Twilio connects to");
+
+void read_text_to_speech(JsonSection section, TextToSpeechConfig& speech, const Environment& env) {
+    section.read_choice("kind", speech.kind, text_to_speech_kinds);
+    section.read_integer("max_pending", speech.max_pending, between(1, 100000));
+    if (speech.kind == "openai") speech.voice = "alloy";
+    section.read_non_empty_string("voice", speech.voice);
+    // Each kind's own keys; the other kinds' keys are refused, not silently ignored.
+    constexpr std::array<std::string_view, 6> openai_keys{"base_url", "api_key_env", "api_key_file",
+                                                          "model",    "ca_file",     "timeout_ms"};
+    for (auto key : openai_keys)
+        if (speech.kind != "openai" && section.find(key))
+            throw ConfigError(section.path_of(key), "only for text_to_speech.kind \"openai\"");
+    for (auto key : {std::string_view("rate_wpm"), std::string_view("data_dir")})
+        if (speech.kind != "espeak" && section.find(key))
+            throw ConfigError(section.path_of(key), "only for text_to_speech.kind \"espeak\"");
+    section.read_integer("rate_wpm", speech.rate_wpm, between(80, 450));
+    section.read_non_empty_string("data_dir", speech.data_dir);
+    section.read_non_empty_string("base_url", speech.base_url);
+    if (const json* key_env = section.find("api_key_env")) {
+        if (!key_env->is_string() || !is_env_var_name(key_env->get_ref<const std::string&>()))
+            throw ConfigError(section.path_of("api_key_env"),
+                              "expected the name of an environment variable (letters, digits, '_'), not a key");
+        speech.api_key_env = key_env->get<std::string>();
+    }
+    section.read_non_empty_string("api_key_file", speech.api_key_file);
+    section.read_non_empty_string("model", speech.model);
+    section.read_non_empty_string("ca_file", speech.ca_file);
+    section.read_duration("timeout_ms", speech.timeout, between(100, max_milliseconds));
+    section.reject_unknown_keys();
+    if (speech.kind != "openai") return;
+    while (speech.base_url.ends_with('/')) speech.base_url.pop_back();
+    if (!speech.base_url.starts_with("http://") && !speech.base_url.starts_with("https://"))
+        throw ConfigError(section.path_of("base_url"), "expected an http:// or https:// URL");
+    resolve_secret(speech.api_key_env, speech.api_key_file, speech.api_key, section.path(), env);
 }
 
 // Like a provider key: the token comes from a variable or a file, never from the config
@@ -994,6 +1029,7 @@ Config config_from_json(std::string_view json_text, std::string_view origin, con
     if (auto section = root.section("sessions")) read_sessions(*section, config.sessions);
     if (auto section = root.section("auth")) read_auth(*section, config.auth);
     if (auto section = root.section("speech_to_text")) read_speech_to_text(*section, config.speech_to_text, env);
+    if (auto section = root.section("text_to_speech")) read_text_to_speech(*section, config.text_to_speech, env);
     if (auto section = root.section("compute")) read_compute(*section, config.compute);
     if (auto section = root.section("console")) read_console(*section, config.console);
     if (auto section = root.section("twilio")) read_twilio(*section, config.twilio, env);

@@ -224,6 +224,12 @@ std::vector<MetricFamily> Collector::collect() const {
     add_sum(out, shards_, "voxgate_speech_failed_total",
             "Spoken responses ended failed because text-to-speech failed or was busy.", MetricType::Counter,
             [](const ShardMetrics& s) { return s.speech_failed.value(); });
+    add_histogram(out, shards_, "voxgate_tts_first_byte_seconds",
+                  "Text-to-speech request to its first audio chunk on the session's thread.",
+                  [](const ShardMetrics& s) -> const Histogram& { return s.tts_first_byte_seconds; });
+    add_sum(out, shards_, "voxgate_tts_busy_total",
+            "Syntheses refused with speech_busy (text_to_speech.max_pending).", MetricType::Counter,
+            [](const ShardMetrics& s) { return s.tts_busy.value(); });
     add_sum(out, shards_, "voxgate_responses_size_limited_total",
             "Responses ended incomplete at limits.max_response_bytes.", MetricType::Counter,
             [](const ShardMetrics& s) { return s.responses_size_limited.value(); });

@@ -190,6 +190,9 @@ struct alignas(64) ShardMetrics {
     Histogram time_to_first_audio_seconds{latency_buckets()};  // speech_stopped -> first audio delta queued
     Counter output_audio_ms;           // reply audio queued to clients, in milliseconds
     Counter speech_failed;             // responses whose speech failed (text_to_speech error or busy)
+    // spoken output (text_to_speech providers)
+    Histogram tts_first_byte_seconds{latency_buckets()};  // synthesize() -> its first audio on the shard
+    Counter tts_busy;  // syntheses refused at text_to_speech.max_pending (speech_busy)
 
     // client authentication and per-key limits
     std::array<Counter, auth_rejection_count> auth_rejections;

@@ -24,6 +24,7 @@
 #include "session/client_link.hpp"
 #include "session/resume_failures.hpp"
 #include "session/session_registry.hpp"
+#include "speech/espeak_text_to_speech.hpp"
 #include "speech/speech_to_text.hpp"
 #include "voxgate/config.hpp"
 #include "voxgate/net.hpp"
@@ -85,7 +86,9 @@ struct GatewayContext {
     std::unique_ptr<auth::Authenticator> authenticator;  // set when auth.mode is api_keys
     // Declared before the pool, so destroyed after it: the pool's tasks use it.
     std::unique_ptr<speech::SpeechToText> speech_to_text;  // null: speech_to_text.kind none
-    // The compute pool (compute.threads): CPU-heavy work off the shard threads. The Runtime
+    // text_to_speech.kind espeak: what every shard's EspeakTextToSpeech shares; null otherwise.
+    std::unique_ptr<speech::EspeakEngine> espeak;
+    // The compute pool (compute.threads): CPU-heavy work off the shard threads (recognition, synthesis). The Runtime
     // joins it before the shards go, since its tasks post results to them.
     std::unique_ptr<asio::thread_pool> compute_pool;
     std::unique_ptr<auth::ClientSecretStore> client_secrets;  // set with the authenticator

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "speech/speech_to_text.hpp"
+#include "speech/text_to_speech.hpp"
 #include "metrics/shard_metrics.hpp"
 #include "server/idle_sweeper.hpp"
 #include "voxgate/net.hpp"
@@ -47,6 +48,9 @@ public:
     // This shard's own speech-to-text client (speech_to_text.kind openai, on its CurlMulti).
     void set_speech_to_text(std::unique_ptr<speech::SpeechToText> speech) { speech_to_text_ = std::move(speech); }
     speech::SpeechToText* speech_to_text() { return speech_to_text_.get(); }
+    // This shard's text-to-speech (espeak: a front of the gateway's EspeakEngine; openai: on its CurlMulti).
+    void set_text_to_speech(std::unique_ptr<speech::TextToSpeech> speech) { text_to_speech_ = std::move(speech); }
+    speech::TextToSpeech* text_to_speech() { return text_to_speech_.get(); }
     // What the Realtime sessions of this shard share (set by the wiring).
     session::RealtimeContext* realtime_context() { return realtime_context_.get(); }
     void set_realtime_context(std::unique_ptr<session::RealtimeContext> context);
@@ -63,6 +67,7 @@ private:
     std::shared_ptr<upstream::ResponseSource> responses_;
     // After responses_, so destroyed first: its transfers live on the engine's CurlMulti.
     std::unique_ptr<speech::SpeechToText> speech_to_text_;
+    std::unique_ptr<speech::TextToSpeech> text_to_speech_;  // likewise
     std::unique_ptr<session::RealtimeContext> realtime_context_;
     std::unique_ptr<session::ConversationExpiry> expiry_;
 };

@@ -1,6 +1,8 @@
 #include "server/wiring.hpp"
 
+#include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include <spdlog/spdlog.h>
 
@@ -11,7 +13,9 @@
 #include "server/twilio_admission.hpp"
 #include "server/upgrade_admission.hpp"
 #include "speech/local_speech_to_text.hpp"
+#include "speech/espeak_text_to_speech.hpp"
 #include "speech/openai_speech_to_text.hpp"
+#include "speech/openai_text_to_speech.hpp"
 #include "upstream/upstream_engine.hpp"
 
 namespace voxgate::server {
@@ -48,17 +52,24 @@ void wire_gateway(Runtime& runtime) {
     auto preset = std::make_shared<const protocol::SessionSettings>(
         protocol::SessionSettings::from_config(gateway.config.sessions));
     const auto& speech = gateway.config.speech_to_text;
-    if (speech.kind == "pocketsphinx") {
+    const auto& voice = gateway.config.text_to_speech;
+    if (speech.kind == "pocketsphinx" || voice.kind == "espeak")
         gateway.compute_pool = std::make_unique<asio::thread_pool>(gateway.config.compute.threads);
+    if (speech.kind == "pocketsphinx")
         gateway.speech_to_text =
             std::make_unique<speech::LocalSpeechToText>(*gateway.compute_pool, speech.model_dir, speech.max_pending);
-    }
+    if (voice.kind == "espeak") gateway.espeak = std::make_unique<speech::EspeakEngine>(*gateway.compute_pool, voice);
     for (auto& shard_ptr : runtime.shards()) {
         auto& shard = *shard_ptr;
         auto engine = std::make_shared<upstream::UpstreamEngine>(shard.io_context(), gateway.config, &shard.metrics());
         shard.set_responses(engine);
         if (speech.kind == "openai")
             shard.set_speech_to_text(std::make_unique<speech::OpenAiSpeechToText>(engine->multi(), speech));
+        if (voice.kind == "espeak")
+            shard.set_text_to_speech(std::make_unique<speech::EspeakTextToSpeech>(*gateway.espeak, &shard.metrics()));
+        if (voice.kind == "openai")
+            shard.set_text_to_speech(
+                std::make_unique<speech::OpenAiTextToSpeech>(engine->multi(), voice, &shard.metrics()));
         shard.set_realtime_context(std::make_unique<session::RealtimeContext>(session::RealtimeContext{
             .sessions = gateway.config.sessions,
             .limits = gateway.config.limits,
@@ -70,6 +81,7 @@ void wire_gateway(Runtime& runtime) {
             .refusing_new_work = &gateway.refusing_new_work,
             .resume_failures = gateway.resume_failures.get(),
             .speech_to_text = speech.kind == "openai" ? shard.speech_to_text() : gateway.speech_to_text.get(),
+            .text_to_speech = shard.text_to_speech(),
         }));
     }
     auto& first = *runtime.shards().front();
@@ -101,6 +113,25 @@ void wire_gateway(Runtime& runtime) {
         });
 }
 
+namespace {
+
+// espeak-ng-data holds phontab; espeak-ng accepts the directory itself or the one holding it.
+bool espeak_data_present(const std::string& data_dir) {
+    namespace fs = std::filesystem;
+    std::error_code ignored;
+    auto has_data = [&](const fs::path& dir) {
+        return fs::exists(dir / "phontab", ignored) || fs::exists(dir / "espeak-ng-data" / "phontab", ignored);
+    };
+    if (!data_dir.empty()) return has_data(data_dir);
+    if (const char* path = std::getenv("ESPEAK_DATA_PATH"); path && has_data(path)) return true;
+    // Debian builds the multiarch library directory in; other builds use /usr/share.
+    for (const auto& entry : fs::directory_iterator("/usr/lib", ignored))
+        if (entry.is_directory(ignored) && has_data(entry.path() / "espeak-ng-data")) return true;
+    return has_data("/usr/share/espeak-ng-data") || has_data("/usr/local/share/espeak-ng-data");
+}
+
+}  // namespace
+
 void log_provider_warnings(const Config& config) {
     if (config.twilio.enabled && !config.twilio.verifies_signatures())
         spdlog::warn("twilio: /v1/twilio runs UNSIGNED (no twilio.auth_token_env or auth_token_file): it admits {}, "
@@ -117,6 +148,22 @@ void log_provider_warnings(const Config& config) {
         spdlog::warn("speech-to-text: ${} (speech_to_text.api_key_env) is not set; spoken turns will get "
                      "transcription failures",
                      config.speech_to_text.api_key_env);
+    const auto& voice = config.text_to_speech;
+    if (voice.kind == "espeak") {
+        spdlog::info("text-to-speech: espeak-ng, voice {} at {} wpm, on the compute pool (loaded on first use)",
+                     voice.voice, voice.rate_wpm);
+        if (!espeak_data_present(voice.data_dir))
+            spdlog::warn("text-to-speech: no espeak-ng data in {} (install espeak-ng-data or set "
+                         "text_to_speech.data_dir); spoken replies will fail",
+                         voice.data_dir.empty() ? "the usual places" : voice.data_dir);
+    } else if (voice.kind == "openai") {
+        spdlog::info("text-to-speech: {}/audio/speech, model {}, voice {}", voice.base_url, voice.model, voice.voice);
+        if (!voice.api_key_env.empty() && voice.api_key.empty())
+            spdlog::warn("text-to-speech: ${} (text_to_speech.api_key_env) is not set; spoken replies will fail",
+                         voice.api_key_env);
+    } else {
+        spdlog::info("text-to-speech: off (text_to_speech.kind none)");
+    }
     for (const auto& name : config::unusable_providers(config))
         spdlog::warn("provider \"{}\" is disabled: its API key variable is not set", name);
     // Routes whose every provider is disabled are served by the built-in demo provider.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -42,13 +43,14 @@ namespace {
 constexpr std::size_t max_request_header_bytes = 64 * 1024;
 constexpr std::size_t max_request_body_bytes = 16 * 1024 * 1024;
 
-enum class Format { none, openai, anthropic, transcription };
+enum class Format { none, openai, anthropic, transcription, speech };
 
 Format format_of(std::string_view target) {
     if (const auto query = target.find('?'); query != std::string_view::npos) target = target.substr(0, query);
     if (target.ends_with("/chat/completions")) return Format::openai;
     if (target.ends_with("/messages")) return Format::anthropic;
     if (target.ends_with("/audio/transcriptions")) return Format::transcription;
+    if (target.ends_with("/audio/speech")) return Format::speech;
     return Format::none;
 }
 
@@ -95,6 +97,21 @@ void apply_key(MockScript& script, std::string_view key, std::string_view value)
     else if (key == "one_write") script.one_write = value.empty() || value == "true" || value == "1";
     else if (key == "echo") script.echo = value.empty() || value == "true" || value == "1";
     else if (key == "echo_secrets") script.echo_secrets = value.empty() || value == "true" || value == "1";
+}
+
+void apply_speech_key(MockSpeech& speech, std::string_view key, std::string_view value) {
+    const auto number = to_int(value);
+    if (key == "rtf") {
+        try {
+            speech.realtime_factor = std::stod(std::string(value));
+        } catch (const std::exception&) {
+        }
+    }
+    if (!number) return;
+    if (key == "ms_per_char") speech.ms_per_char = *number;
+    else if (key == "first_ms") speech.first_ms = *number;
+    else if (key == "chunk_ms") speech.chunk_ms = std::max(1, *number);
+    else if (key == "status") speech.status = *number;
 }
 
 void apply_header(MockScript& script, std::string_view header) {
@@ -344,6 +361,15 @@ tcp::socket& lowest_socket(ssl::stream<tcp::socket>& stream) { return stream.nex
 
 }  // namespace
 
+std::vector<std::int16_t> mock_speech_samples(std::size_t input_bytes, int ms_per_char) {
+    constexpr double pi = 3.14159265358979323846;
+    const std::size_t count = input_bytes * static_cast<std::size_t>(std::max(0, ms_per_char)) * 24;
+    std::vector<std::int16_t> samples(count);
+    for (std::size_t i = 0; i < count; ++i)
+        samples[i] = static_cast<std::int16_t>(std::lround(8000 * std::sin(2 * pi * 440 * static_cast<double>(i) / 24000)));
+    return samples;
+}
+
 std::string default_token(int index) { return (index == 0 ? "tok" : " tok") + std::to_string(index); }
 
 json MockScript::to_json() const {
@@ -580,6 +606,7 @@ private:
         }
 
         if (format == Format::transcription) co_return co_await write_transcription(stream, received, keep_alive);
+        if (format == Format::speech) co_return co_await write_speech(stream, received, keep_alive);
 
         MockScript script;
         apply_header(script, received.header("x-mock-script"));
@@ -655,6 +682,64 @@ private:
         if (!keep_alive) head += "Connection: close\r\n";
         head += "\r\n";
         co_return co_await write_all(stream, head + body) && keep_alive;
+    }
+
+    // POST .../audio/speech: MockSpeech's tone, for the input's length, streamed in chunks.
+    template <class Stream>
+    asio::awaitable<bool> write_speech(Stream& stream, const ReceivedRequest& received, bool keep_alive) {
+        MockSpeech speech = owner_.speech();
+        const json body = json::parse(received.body, nullptr, false);
+        const std::string input = string_member(body, "input");
+        const auto start = input.find("[mock");
+        if (start != std::string::npos) {
+            const auto end = input.find(']', start);
+            std::string_view words = std::string_view(input).substr(start + 5, end == std::string::npos ? 0 : end - start - 5);
+            while (!words.empty()) {
+                const auto space = words.find(' ');
+                const std::string_view word = words.substr(0, space);
+                words = space == std::string_view::npos ? std::string_view{} : words.substr(space + 1);
+                if (const auto equals = word.find('='); equals != std::string_view::npos)
+                    apply_speech_key(speech, word.substr(0, equals), word.substr(equals + 1));
+            }
+        }
+        if (speech.first_ms > 0 && !co_await sleep(speech.first_ms)) co_return false;
+        int status = speech.status;
+        std::string message;
+        if (status == 401) message = "Incorrect API key provided: " + received.header("authorization");
+        if (status == 200 && string_member(body, "response_format") != "pcm") {
+            status = 400;
+            message = "mock speaks only response_format pcm";
+        }
+        if (status == 200 && input.empty()) {
+            status = 400;
+            message = "input is required";
+        }
+        if (status != 200) {
+            const std::string error = error_body(Format::openai, status, "req_mock_speech", message);
+            std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+            head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(error.size()) + "\r\n";
+            if (!keep_alive) head += "Connection: close\r\n";
+            head += "\r\n";
+            co_return co_await write_all(stream, head + error) && keep_alive;
+        }
+        const auto samples = mock_speech_samples(input.size(), speech.ms_per_char);
+        std::string pcm(samples.size() * 2, '\0');
+        for (std::size_t i = 0; i < samples.size(); ++i) {
+            const auto value = static_cast<std::uint16_t>(samples[i]);
+            pcm[2 * i] = static_cast<char>(value & 0xff);
+            pcm[2 * i + 1] = static_cast<char>(value >> 8);
+        }
+        std::string head = "HTTP/1.1 200 OK\r\nContent-Type: audio/pcm\r\nTransfer-Encoding: chunked\r\n";
+        if (!keep_alive) head += "Connection: close\r\n";
+        head += "\r\n";
+        if (!co_await write_all(stream, head)) co_return false;
+        const std::size_t chunk_bytes = static_cast<std::size_t>(speech.chunk_ms) * 48 - 1;  // odd on purpose
+        const int gap_ms = static_cast<int>(speech.chunk_ms * speech.realtime_factor);
+        for (std::size_t at = 0; at < pcm.size(); at += chunk_bytes) {
+            if (at > 0 && gap_ms > 0 && !co_await sleep(gap_ms)) co_return false;
+            if (!co_await write_all(stream, chunked(std::string_view(pcm).substr(at, chunk_bytes)))) co_return false;
+        }
+        co_return co_await write_all(stream, "0\r\n\r\n") && keep_alive;
     }
 
     template <class Stream>
@@ -849,6 +934,27 @@ bool MockUpstream::wait_for_open_connections_at_most(std::size_t count, std::chr
 void MockUpstream::reset_scripts() {
     const std::lock_guard lock(mutex_);
     attempts_.clear();
+}
+
+void MockUpstream::set_speech(MockSpeech speech) {
+    const std::lock_guard lock(mutex_);
+    speech_ = speech;
+}
+
+MockSpeech MockUpstream::speech() const {
+    const std::lock_guard lock(mutex_);
+    return speech_;
+}
+
+std::vector<SpeechRequest> MockUpstream::speech_requests() const {
+    std::vector<SpeechRequest> out;
+    for (const auto& request : requests()) {
+        if (format_of(request.target) != Format::speech) continue;
+        const json body = json::parse(request.body, nullptr, false);
+        out.push_back({string_member(body, "input"), string_member(body, "voice"), string_member(body, "model"),
+                       string_member(body, "response_format"), request.header("authorization")});
+    }
+    return out;
 }
 
 void MockUpstream::log_request(ReceivedRequest request) {

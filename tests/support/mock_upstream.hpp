@@ -4,6 +4,8 @@
 // speaking both providers' streaming formats:
 //   POST .../chat/completions -> OpenAI Chat Completions SSE (docs/wire-protocols.md 2.2)
 //   POST .../messages         -> Anthropic Messages SSE (docs/wire-protocols.md 3.2)
+//   POST .../audio/transcriptions -> {"text": ...} describing the uploaded WAV
+//   POST .../audio/speech     -> a PCM16 24 kHz tone, streamed (MockSpeech below)
 // Each request is scripted by a MockScript, taken from the `x-mock-script` request header
 // (JSON) and/or from a directive in the text of the last user message, e.g.
 //   "Hello [mock tokens=5 first_ms=10 gap_ms=1]"
@@ -54,6 +56,31 @@ struct MockScript {
 
     nlohmann::json to_json() const;      // only the keys that differ from the defaults
     std::string header_value() const { return to_json().dump(); }
+};
+
+// How POST .../audio/speech answers (OpenAI's text-to-speech, response_format "pcm"): a
+// 440 Hz tone of PCM16 LE at 24 kHz, ms_per_char milliseconds per byte of `input`, streamed
+// in HTTP chunks of chunk_ms of audio whose byte counts are odd (a sample straddles every
+// chunk boundary but the last). Set for every request with MockUpstream::set_speech; a
+// directive in the input overrides it per request, e.g. "Hello [mock status=503 first_ms=50]"
+// (the directive is spoken too: it counts in the length).
+struct MockSpeech {
+    int ms_per_char = 50;        // "ms_per_char": audio per byte of input
+    int first_ms = 0;            // "first_ms": delay before the response head (first byte)
+    double realtime_factor = 0;  // "rtf": time spent sending per second of audio; 0 = as fast as possible
+    int chunk_ms = 100;          // "chunk_ms": audio per HTTP chunk
+    int status = 200;            // "status": non-200 answers OpenAI's error JSON; 401 quotes the Authorization header
+};
+// The samples the mock sends for an input of `input_bytes` bytes.
+std::vector<std::int16_t> mock_speech_samples(std::size_t input_bytes, int ms_per_char);
+
+// One /audio/speech request as the mock received it.
+struct SpeechRequest {
+    std::string input;
+    std::string voice;
+    std::string model;
+    std::string response_format;
+    std::string authorization;  // the header, "" when absent
 };
 
 // "tok0", " tok1", " tok2", ...: concatenated they read "tok0 tok1 tok2".
@@ -110,6 +137,10 @@ public:
     bool wait_for_open_connections_at_most(std::size_t count, std::chrono::milliseconds timeout) const;
     // Forgets the fail_first counters.
     void reset_scripts();
+    // How /audio/speech answers from now on, and what it was asked (oldest first).
+    void set_speech(MockSpeech speech);
+    MockSpeech speech() const;
+    std::vector<SpeechRequest> speech_requests() const;
 
 private:
     class Server;
@@ -130,6 +161,7 @@ private:
     std::size_t request_total_ = 0;
     std::map<std::string, int> attempts_;
     std::vector<std::string> alpn_offers_;
+    MockSpeech speech_;
     std::unique_ptr<Server> server_;  // last: stops before the state above goes away
     std::thread thread_;
 };

@@ -795,6 +795,72 @@ TEST(ConfigVoice, ErrorsNameTheKey) {
               std::string::npos);
 }
 
+TEST(ConfigVoice, TextToSpeechDefaultsToLocalEspeakWithItsVoice) {
+    auto defaults = from_json("{}");
+    EXPECT_EQ(defaults.text_to_speech.kind, "espeak");
+    EXPECT_EQ(defaults.text_to_speech.voice, "en-us");
+    EXPECT_EQ(defaults.text_to_speech.rate_wpm, 175);
+    EXPECT_EQ(defaults.text_to_speech.data_dir, "");
+    EXPECT_EQ(defaults.text_to_speech.max_pending, 32u);
+    auto config = from_json(R"({"text_to_speech": {"kind": "espeak", "voice": "en-gb", "rate_wpm": 200,
+        "data_dir": "/opt/espeak-ng-data", "max_pending": 3}})");
+    EXPECT_EQ(config.text_to_speech.voice, "en-gb");
+    EXPECT_EQ(config.text_to_speech.rate_wpm, 200);
+    EXPECT_EQ(config.text_to_speech.data_dir, "/opt/espeak-ng-data");
+    EXPECT_EQ(config.text_to_speech.max_pending, 3u);
+    EXPECT_EQ(from_json(R"({"text_to_speech": {"kind": "none"}})").text_to_speech.kind, "none");
+}
+
+TEST(ConfigVoice, OpenAiTextToSpeechReadsItsOwnKeysAndTheKeyFromTheEnvironment) {
+    FakeEnvironment env;
+    env.set("TTS_KEY", "sk-tts-from-env");
+    auto config = from_json(R"({"text_to_speech": {"kind": "openai", "base_url": "http://127.0.0.1:8000/v1/",
+        "api_key_env": "TTS_KEY", "model": "tts-1", "timeout_ms": 5000, "max_pending": 7}})", env);
+    EXPECT_EQ(config.text_to_speech.base_url, "http://127.0.0.1:8000/v1");  // trailing slash dropped
+    EXPECT_EQ(config.text_to_speech.api_key, "sk-tts-from-env");
+    EXPECT_EQ(config.text_to_speech.model, "tts-1");
+    EXPECT_EQ(config.text_to_speech.voice, "alloy");  // the openai kind's default voice
+    EXPECT_EQ(config.text_to_speech.timeout, std::chrono::milliseconds(5000));
+    EXPECT_EQ(config.text_to_speech.max_pending, 7u);
+    auto defaults = from_json(R"({"text_to_speech": {"kind": "openai", "voice": "coral"}})");
+    EXPECT_EQ(defaults.text_to_speech.model, "gpt-4o-mini-tts");
+    EXPECT_EQ(defaults.text_to_speech.voice, "coral");
+    EXPECT_EQ(defaults.text_to_speech.base_url, "https://api.openai.com/v1");
+    EXPECT_EQ(defaults.text_to_speech.api_key, "");
+    // Another kind's keys are refused, not ignored.
+    EXPECT_NE(error_of(R"({"text_to_speech": {"kind": "espeak", "model": "tts-1"}})")
+                  .find("text_to_speech.model: only for text_to_speech.kind \"openai\""),
+              std::string::npos);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"api_key_env": "TTS_KEY"}})")
+                  .find("text_to_speech.api_key_env: only for text_to_speech.kind \"openai\""),
+              std::string::npos);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"kind": "openai", "rate_wpm": 150}})")
+                  .find("text_to_speech.rate_wpm: only for text_to_speech.kind \"espeak\""),
+              std::string::npos);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"kind": "none", "data_dir": "/d"}})")
+                  .find("text_to_speech.data_dir: only for text_to_speech.kind \"espeak\""),
+              std::string::npos);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"kind": "openai", "base_url": "ftp://x"}})").find("text_to_speech.base_url"),
+              std::string::npos);
+    // A pasted key in api_key_env is refused without being echoed.
+    const std::string pasted = error_of(R"({"text_to_speech": {"kind": "openai", "api_key_env": "sk-live-abc def"}})");
+    EXPECT_NE(pasted.find("text_to_speech.api_key_env"), std::string::npos);
+    EXPECT_EQ(pasted.find("sk-live"), std::string::npos);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"kind": "openai", "api_key_env": "A", "api_key_file": "/k"}})")
+                  .find("text_to_speech.api_key_file"),
+              std::string::npos);
+}
+
+TEST(ConfigVoice, TextToSpeechErrorsNameTheKey) {
+    EXPECT_NE(error_of(R"({"text_to_speech": {"kind": "piper"}})").find("text_to_speech.kind"), std::string::npos);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"max_pending": 0}})").find("text_to_speech.max_pending"), std::string::npos);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"voice": ""}})").find("text_to_speech.voice"), std::string::npos);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"rate_wpm": 20}})").find("text_to_speech.rate_wpm"), std::string::npos);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"kind": "openai", "timeout_ms": 5}})").find("text_to_speech.timeout_ms"),
+              std::string::npos);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"speed": 1}})").find("text_to_speech.speed"), std::string::npos);
+}
+
 // ---------------------------------------------------------------------------------------
 // Client secrets and the browser console
 
