@@ -757,6 +757,7 @@ void read_twilio(JsonSection section, TwilioConfig& twilio, const Environment& e
     if (twilio.verifies_signatures() && twilio.public_url.empty())
         throw ConfigError(section.path_of("public_url"),
                           "missing; required with an auth token: the signature covers the URL Twilio connects to");
+}
 
 void read_text_to_speech(JsonSection section, TextToSpeechConfig& speech, const Environment& env) {
     section.read_choice("kind", speech.kind, text_to_speech_kinds);
