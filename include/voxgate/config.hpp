@@ -222,6 +222,10 @@ struct TextToSpeechConfig {
     // espeak: syntheses queued or running, gateway-wide; openai: requests in flight per
     // shard. Past it a synthesis fails at once with `speech_busy`.
     std::size_t max_pending = 32;
+    // A reply is spoken in pieces cut at sentence ends, or at a word after this many
+    // characters when a sentence runs longer (sentence pipelining: the first piece is
+    // synthesised while the model still writes the rest).
+    std::size_t max_piece_chars = 200;
 };
 
 // The compute pool: threads for CPU-heavy work (speech recognition) that must never run

@@ -762,6 +762,7 @@ void read_twilio(JsonSection section, TwilioConfig& twilio, const Environment& e
 void read_text_to_speech(JsonSection section, TextToSpeechConfig& speech, const Environment& env) {
     section.read_choice("kind", speech.kind, text_to_speech_kinds);
     section.read_integer("max_pending", speech.max_pending, between(1, 100000));
+    section.read_integer("max_piece_chars", speech.max_piece_chars, between(16, 4000));
     if (speech.kind == "openai") speech.voice = "alloy";
     section.read_non_empty_string("voice", speech.voice);
     // Each kind's own keys; the other kinds' keys are refused, not silently ignored.

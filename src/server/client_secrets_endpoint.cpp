@@ -133,6 +133,13 @@ HttpResponse client_secrets_response(const HttpRequest& request, GatewayContext&
     grant.model = gateway.config.sessions.default_model;
     if (body->session) {
         if (body->session->model) grant.model = *body->session->model;
+        // As session.update would refuse it: a gateway that cannot speak does not promise audio.
+        if (body->session->output == protocol::OutputModality::audio && gateway.config.text_to_speech.kind == "none")
+            return invalid_body(protocol::invalid_request(protocol::codes::unsupported_modality,
+                                                          "this gateway does not speak (text_to_speech.kind is none): "
+                                                          "'session.output_modalities' must be [\"text\"]",
+                                                          "session.output_modalities"),
+                                request);
         protocol::apply_patch(settings, *body->session);
     }
     if (!auth::allows_model(*key, grant.model)) {

@@ -82,6 +82,7 @@ void wire_gateway(Runtime& runtime) {
             .resume_failures = gateway.resume_failures.get(),
             .speech_to_text = speech.kind == "openai" ? shard.speech_to_text() : gateway.speech_to_text.get(),
             .text_to_speech = shard.text_to_speech(),
+            .speech_piece_chars = voice.max_piece_chars,
         }));
     }
     auto& first = *runtime.shards().front();
@@ -128,6 +129,19 @@ bool espeak_data_present(const std::string& data_dir) {
     for (const auto& entry : fs::directory_iterator("/usr/lib", ignored))
         if (entry.is_directory(ignored) && has_data(entry.path() / "espeak-ng-data")) return true;
     return has_data("/usr/share/espeak-ng-data") || has_data("/usr/local/share/espeak-ng-data");
+}
+
+}  // namespace
+
+namespace {
+
+// No route reaches a real provider with its key: every reply comes from the demo provider.
+bool serves_only_demo(const Config& config) {
+    for (const auto& [model, providers] : config.routes)
+        for (const auto& name : providers)
+            for (const auto& provider : config.providers)
+                if (provider.name == name && provider.usable() && provider.kind != "demo") return false;
+    return true;
 }
 
 }  // namespace
@@ -179,6 +193,10 @@ void log_provider_warnings(const Config& config) {
     }
     if (config.routes.empty())
         spdlog::warn("DEMO MODE: no routes configured; every model is served by the built-in demo provider");
+    if (serves_only_demo(config) && config.speech_to_text.kind == "pocketsphinx" && voice.kind == "espeak")
+        spdlog::warn("DEMO VOICE: speech is heard by PocketSphinx and spoken by espeak-ng, locally and offline, and "
+                     "answered by the demo provider: set a provider key for a real model, and speech_to_text / "
+                     "text_to_speech for production voices");
 }
 
 }  // namespace voxgate::server

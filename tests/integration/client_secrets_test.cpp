@@ -144,6 +144,21 @@ TEST(ClientSecrets, TheSecretCarriesTheInitialSessionAndItsModelMustBeTheKeys) {
     EXPECT_EQ(error_type(refused), "model_not_allowed");
 }
 
+TEST(ClientSecrets, AudioOutputIsRefusedByAGatewayThatDoesNotSpeak) {
+    KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
+    Config config = auth_config(keys);
+    config.text_to_speech.kind = "none";
+    TestGateway gateway(config);
+    auto result = http_post(gateway.port(), secrets_path, R"({"session":{"output_modalities":["audio"]}})", {bearer(key_a)});
+    EXPECT_EQ(result.status, 400);
+    EXPECT_EQ(body_of(result)["error"]["code"], "unsupported_modality");
+    EXPECT_EQ(body_of(result)["error"]["param"], "session.output_modalities");
+    // A gateway that speaks grants it.
+    TestGateway speaking(auth_config(keys));
+    EXPECT_EQ(http_post(speaking.port(), secrets_path, R"({"session":{"output_modalities":["audio"]}})", {bearer(key_a)}).status,
+              200);
+}
+
 TEST(ClientSecrets, AnInvalidBodyIs400WithTheReason) {
     KeysFile keys(std::vector<json>{key_entry("team-a", key_a)});
     TestGateway gateway(auth_config(keys));

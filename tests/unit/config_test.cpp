@@ -802,8 +802,12 @@ TEST(ConfigVoice, TextToSpeechDefaultsToLocalEspeakWithItsVoice) {
     EXPECT_EQ(defaults.text_to_speech.rate_wpm, 175);
     EXPECT_EQ(defaults.text_to_speech.data_dir, "");
     EXPECT_EQ(defaults.text_to_speech.max_pending, 32u);
+    EXPECT_EQ(defaults.text_to_speech.max_piece_chars, 200u);
     auto config = from_json(R"({"text_to_speech": {"kind": "espeak", "voice": "en-gb", "rate_wpm": 200,
-        "data_dir": "/opt/espeak-ng-data", "max_pending": 3}})");
+        "data_dir": "/opt/espeak-ng-data", "max_pending": 3, "max_piece_chars": 80}})");
+    EXPECT_EQ(config.text_to_speech.max_piece_chars, 80u);
+    EXPECT_NE(error_of(R"({"text_to_speech": {"max_piece_chars": 5}})").find("text_to_speech.max_piece_chars"),
+              std::string::npos);
     EXPECT_EQ(config.text_to_speech.voice, "en-gb");
     EXPECT_EQ(config.text_to_speech.rate_wpm, 200);
     EXPECT_EQ(config.text_to_speech.data_dir, "/opt/espeak-ng-data");
