@@ -693,6 +693,24 @@ void resolve_api_key(ProviderConfig& provider, const std::string& path, const En
     resolve_secret(provider.api_key_env, provider.api_key_file, provider.api_key, path, env);
 }
 
+// `api_key_env` of a provider or a speech endpoint: the name of a variable. Never echo the
+// value: a pasted key is the usual mistake here.
+void read_key_env(JsonSection& section, std::string& key_env) {
+    const json* value = section.find("api_key_env");
+    if (!value) return;
+    if (!value->is_string() || !is_env_var_name(value->get_ref<const std::string&>()))
+        throw ConfigError(section.path_of("api_key_env"),
+                          "expected the name of an environment variable (letters, digits, '_'), not a key");
+    key_env = value->get<std::string>();
+}
+
+// A `base_url` request paths are appended to ("/chat/completions", "/audio/speech"): http(s),
+// and one slash between them, not two.
+void check_http_base_url(JsonSection& section, std::string& url) {
+    if (!is_http_url(url)) throw ConfigError(section.path_of("base_url"), "expected a URL starting with http:// or https://");
+    while (url.ends_with('/')) url.pop_back();
+}
+
 void read_speech_to_text(JsonSection section, SpeechToTextConfig& speech, const Environment& env) {
     section.read_choice("kind", speech.kind, speech_to_text_kinds);
     section.read_integer("max_pending", speech.max_pending, between(1, 100000));
@@ -706,12 +724,7 @@ void read_speech_to_text(JsonSection section, SpeechToTextConfig& speech, const 
         throw ConfigError(section.path_of("model_dir"), "only for speech_to_text.kind \"pocketsphinx\"");
     section.read_string("model_dir", speech.model_dir);
     section.read_non_empty_string("base_url", speech.base_url);
-    if (const json* key_env = section.find("api_key_env")) {
-        if (!key_env->is_string() || !is_env_var_name(key_env->get_ref<const std::string&>()))
-            throw ConfigError(section.path_of("api_key_env"),
-                              "expected the name of an environment variable (letters, digits, '_'), not a key");
-        speech.api_key_env = key_env->get<std::string>();
-    }
+    read_key_env(section, speech.api_key_env);
     section.read_non_empty_string("api_key_file", speech.api_key_file);
     section.read_non_empty_string("model", speech.model);
     section.read_string("language", speech.language);
@@ -719,9 +732,7 @@ void read_speech_to_text(JsonSection section, SpeechToTextConfig& speech, const 
     section.read_duration("timeout_ms", speech.timeout, between(100, max_milliseconds));
     section.reject_unknown_keys();
     if (speech.kind != "openai") return;
-    while (speech.base_url.ends_with('/')) speech.base_url.pop_back();
-    if (!speech.base_url.starts_with("http://") && !speech.base_url.starts_with("https://"))
-        throw ConfigError(section.path_of("base_url"), "expected an http:// or https:// URL");
+    check_http_base_url(section, speech.base_url);
     resolve_secret(speech.api_key_env, speech.api_key_file, speech.api_key, section.path(), env);
 }
 
@@ -777,21 +788,14 @@ void read_text_to_speech(JsonSection section, TextToSpeechConfig& speech, const 
     section.read_integer("rate_wpm", speech.rate_wpm, between(80, 450));
     section.read_non_empty_string("data_dir", speech.data_dir);
     section.read_non_empty_string("base_url", speech.base_url);
-    if (const json* key_env = section.find("api_key_env")) {
-        if (!key_env->is_string() || !is_env_var_name(key_env->get_ref<const std::string&>()))
-            throw ConfigError(section.path_of("api_key_env"),
-                              "expected the name of an environment variable (letters, digits, '_'), not a key");
-        speech.api_key_env = key_env->get<std::string>();
-    }
+    read_key_env(section, speech.api_key_env);
     section.read_non_empty_string("api_key_file", speech.api_key_file);
     section.read_non_empty_string("model", speech.model);
     section.read_non_empty_string("ca_file", speech.ca_file);
     section.read_duration("timeout_ms", speech.timeout, between(100, max_milliseconds));
     section.reject_unknown_keys();
     if (speech.kind != "openai") return;
-    while (speech.base_url.ends_with('/')) speech.base_url.pop_back();
-    if (!speech.base_url.starts_with("http://") && !speech.base_url.starts_with("https://"))
-        throw ConfigError(section.path_of("base_url"), "expected an http:// or https:// URL");
+    check_http_base_url(section, speech.base_url);
     resolve_secret(speech.api_key_env, speech.api_key_file, speech.api_key, section.path(), env);
 }
 
@@ -845,14 +849,7 @@ ProviderConfig read_provider(const std::string& name, const json& value, const E
     }
     section.read_choice("kind", provider.kind, provider_kinds);
     section.read_string("base_url", provider.base_url);
-    if (const json* key_env = section.find("api_key_env")) {
-        if (!key_env->is_string() || !is_env_var_name(key_env->get_ref<const std::string&>())) {
-            // Never echo the value: a pasted key is the usual mistake here.
-            throw ConfigError(section.path_of("api_key_env"),
-                              "expected the name of an environment variable (letters, digits, '_'), not a key");
-        }
-        provider.api_key_env = key_env->get<std::string>();
-    }
+    read_key_env(section, provider.api_key_env);
     section.read_non_empty_string("api_key_file", provider.api_key_file);
     section.read_string("model", provider.model);
     section.read_non_empty_string("ca_file", provider.ca_file);
@@ -874,13 +871,7 @@ ProviderConfig read_provider(const std::string& name, const json& value, const E
             throw ConfigError(section.path_of("base_url"), "missing; required for kind " + provider.kind);
         }
     }
-    if (!provider.base_url.empty()) {
-        if (!is_http_url(provider.base_url)) {
-            throw ConfigError(section.path_of("base_url"), "expected a URL starting with http:// or https://");
-        }
-        // Request paths are appended to it ("/chat/completions"); one slash, not two.
-        while (provider.base_url.ends_with('/')) provider.base_url.pop_back();
-    }
+    if (!provider.base_url.empty()) check_http_base_url(section, provider.base_url);
     if (!provider.ca_file.empty()) require_readable_file(provider.ca_file, section.path_of("ca_file"));
     resolve_api_key(provider, section.path(), env);
     return provider;
