@@ -913,9 +913,8 @@ void RealtimeSession::on_speech_text(ActiveResponse& response, std::string_view 
 void RealtimeSession::on_speech_audio(ActiveResponse& response, std::span<const std::uint8_t> bytes) {
     if (&response != response_.get() || response.done) return;
     response.stream.audio(bytes);
-    const auto format = protocol::output_audio_format(*conversation_->settings);
     if (auto* metrics = context_.metrics) {
-        metrics->output_audio_ms.inc(bytes.size() * 1000 / format.bytes_per_second());
+        metrics->output_audio_ms.inc(bytes.size() * 1000 / response.speech->format().bytes_per_second());
         if (!response.audio_sent && voice_ && voice_->speech_stopped_at != Clock::time_point{})
             metrics->time_to_first_audio_seconds.observe(seconds_between(voice_->speech_stopped_at, context_.now()));
     }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "audio/g711.hpp"
+#include "audio/pcm16.hpp"
 
 namespace voxgate::session {
 
@@ -131,14 +132,7 @@ void SpeechOutput::deliver(std::span<const std::int16_t> samples) {
     if (samples.empty()) return;
     encoded_.clear();
     switch (format_.encoding) {
-        case audio::Encoding::pcm16:
-            encoded_.resize(samples.size() * 2);
-            for (std::size_t i = 0; i < samples.size(); ++i) {
-                const auto value = static_cast<std::uint16_t>(samples[i]);
-                encoded_[2 * i] = static_cast<std::uint8_t>(value & 0xFF);
-                encoded_[2 * i + 1] = static_cast<std::uint8_t>(value >> 8);
-            }
-            break;
+        case audio::Encoding::pcm16: audio::encode_pcm16le(samples, encoded_); break;
         case audio::Encoding::pcmu: audio::encode_ulaw(samples, encoded_); break;
         case audio::Encoding::pcma: audio::encode_alaw(samples, encoded_); break;
     }

@@ -85,8 +85,9 @@ public:
     void pause();
     void resume();
 
-    // Audio handed to the listener so far.
+    // Audio handed to the listener so far, and the format it is in.
     std::int64_t sent_ms() const;
+    const audio::AudioFormat& format() const { return format_; }
     const SpokenTimeline& timeline() const { return timeline_; }
     // The transcript of what was handed over: the pieces whose audio started.
     const std::string& transcript() const { return transcript_; }

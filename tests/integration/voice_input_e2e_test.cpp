@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audio/base64.hpp"
+#include "audio/pcm16.hpp"
 #include "audio/g711.hpp"
 #include "audio/resampler.hpp"
 #include "support/mock_upstream.hpp"
@@ -60,11 +61,7 @@ private:
 
 std::vector<std::uint8_t> pcm24k_bytes(const std::vector<std::int16_t>& samples) {
     std::vector<std::uint8_t> bytes;
-    bytes.reserve(samples.size() * 2);
-    for (auto s : samples) {
-        bytes.push_back(static_cast<std::uint8_t>(s & 0xff));
-        bytes.push_back(static_cast<std::uint8_t>((s >> 8) & 0xff));
-    }
+    audio::encode_pcm16le(samples, bytes);
     return bytes;
 }
 
