@@ -35,7 +35,7 @@ struct ItemRetrieve {
 // conversation.item.truncate for text. `audio_end_ms` has no meaning for text and is only
 // echoed back; the cut is `text_end` code points when the client sends that voxgate
 // extension, else the text voxgate had written to the socket when the event arrived
-// (the part the user can have seen). See RealtimeSession::truncate_item.
+// (the part the user can have seen). See SessionEngine::truncate_item.
 struct ItemTruncate {
     std::string item_id;
     std::int64_t content_index = 0;

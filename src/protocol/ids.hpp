@@ -3,7 +3,7 @@
 // CSPRNG output (80 bits, random_bytes.hpp). Random rather than counted, so they neither
 // leak traffic volume nor let a client predict an id the server will use next; item ids
 // are still checked against the conversation where a client may have chosen one
-// (RealtimeSession::new_item_id).
+// (SessionEngine::new_item_id).
 #include <string>
 #include <string_view>
 

@@ -1,7 +1,8 @@
 #pragma once
-// ResponseStream: one model response turned into the exact GA event sequence
-// (docs/wire-protocols.md 1.7 and 1.9). Pure: the session feeds it what the upstream streams and it
-// hands back frames, in order, through its listener. It never sees a socket or a clock.
+// ResponseStream: one model response turned into the event sequence a Realtime client
+// expects (docs/wire-protocols.md 1.7 and 1.9), as typed events (ResponseEvents): it never
+// encodes a frame, sees a socket or a clock. A wire adapter (session/realtime_wire.hpp)
+// encodes the events; another dialect (the Twilio bridge) acts on the few it needs.
 //
 //   begin()                      response.created (status in_progress, output [], usage null)
 //   first text delta             response.output_item.added (message, assistant, in_progress, content [])
@@ -64,9 +65,41 @@ struct ResponseInfo {
     OutputModality output = OutputModality::text;
 };
 
+class ResponseStream;
+
+// What a response tells its client, in order. Named after the GA events they become.
+class ResponseEvents {
+public:
+    virtual void response_created(const ResponseStream& response) = 0;
+    virtual void output_item_added(std::string_view response_id, std::size_t output_index, const Item& item) = 0;
+    virtual void content_part_added(const OutputRef& ref, std::size_t content_index, PartKind kind) = 0;
+    virtual void output_text_delta(const OutputRef& ref, std::size_t content_index, std::string_view delta) = 0;
+    // The text being spoken, sent just before its audio.
+    virtual void output_audio_transcript_delta(const OutputRef& ref, std::size_t content_index,
+                                               std::string_view delta) = 0;
+    // Audio in the session's output format.
+    virtual void output_audio_delta(const OutputRef& ref, std::size_t content_index,
+                                    std::span<const std::uint8_t> bytes) = 0;
+    virtual void function_call_arguments_delta(const OutputRef& ref, std::string_view call_id,
+                                               std::string_view fragment) = 0;
+    virtual void output_text_done(const OutputRef& ref, std::size_t content_index, std::string_view text) = 0;
+    virtual void output_audio_done(const OutputRef& ref, std::size_t content_index) = 0;
+    virtual void output_audio_transcript_done(const OutputRef& ref, std::size_t content_index,
+                                              std::string_view transcript) = 0;
+    virtual void content_part_done(const OutputRef& ref, std::size_t content_index, std::string_view text,
+                                   PartKind kind) = 0;
+    virtual void function_call_arguments_done(const OutputRef& ref, std::string_view call_id, std::string_view name,
+                                              std::string_view arguments) = 0;
+    virtual void output_item_done(std::string_view response_id, std::size_t output_index, const Item& item) = 0;
+    virtual void response_done(const ResponseStream& response, const ResponseEnd& end) = 0;
+
+protected:
+    ~ResponseEvents() = default;
+};
+
+// The session's hooks into the sequence (its conversation follows the output items).
 class ResponseStreamListener {
 public:
-    virtual void send_frame(std::string frame) = 0;
     // Right after response.output_item.added / response.output_item.done of `item`.
     virtual void on_output_item_added(const Item& item) = 0;
     virtual void on_output_item_done(const Item& item) = 0;
@@ -82,7 +115,7 @@ protected:
 
 class ResponseStream {
 public:
-    ResponseStream(ResponseInfo info, ResponseStreamListener& listener);
+    ResponseStream(ResponseInfo info, ResponseEvents& events, ResponseStreamListener& listener);
 
     void begin();
     void text_delta(std::string_view delta);
@@ -98,15 +131,14 @@ public:
 
     const std::string& id() const { return info_.id; }
     bool ended() const { return ended_; }
+    const ResponseInfo& info() const { return info_; }
     const std::vector<Item>& output() const { return output_; }
-    // The response object as response.created/response.done carry it.
-    OrderedJson response_json(ResponseStatus status, const ResponseEnd* end) const;
+    const TokenUsage& usage() const { return usage_; }
 
 private:
     struct OpenCall {
         int index;                // the provider's tool call index
         std::size_t output_index;
-        DeltaEncoder arguments;
     };
 
     OutputRef ref(std::size_t output_index) const;
@@ -114,11 +146,10 @@ private:
     void close_item(std::size_t output_index, ItemStatus status);
 
     ResponseInfo info_;
+    ResponseEvents& events_;
     ResponseStreamListener& listener_;
     std::vector<Item> output_;
     std::optional<std::size_t> open_text_;  // output index of the message item being streamed
-    DeltaEncoder text_delta_;    // output_text.delta, or output_audio_transcript.delta for speech
-    DeltaEncoder audio_delta_;   // output_audio.delta
     std::vector<OpenCall> open_calls_;
     TokenUsage usage_;
     bool ended_ = false;

@@ -22,15 +22,15 @@ namespace voxgate::server {
 
 namespace {
 
-// A phone call: the bridge creates its RealtimeSession on Twilio's `start`, with the model
+// A phone call: the bridge creates its session engine on Twilio's `start`, with the model
 // of customParameters.model. Calls never resume (Twilio URLs carry no query).
 std::shared_ptr<session::ClientHandler> make_twilio_bridge(session::ClientLink& link, Shard& shard,
                                                            const UpgradeInfo& upgrade) {
     auto params = std::make_shared<session::SessionParams>(session::SessionParams{
         "", "", upgrade.key, upgrade.peer_address, upgrade.session_lease, nullptr});
     const session::RealtimeContext& context = *shard.realtime_context();
-    auto make_session = [&context, params](session::ClientLink& bridge, std::string model,
-                                           std::string& refusal) -> std::shared_ptr<session::ClientHandler> {
+    auto make_session = [&context, params](session::SessionEvents& bridge, std::string model,
+                                           std::string& refusal) -> std::shared_ptr<session::SessionControl> {
         // With auth.mode api_keys the key was checked for the default model only.
         const auto& effective = model.empty() ? context.sessions.default_model : model;
         if (params->key && !auth::allows_model(*params->key, effective)) {
@@ -38,7 +38,7 @@ std::shared_ptr<session::ClientHandler> make_twilio_bridge(session::ClientLink& 
             return nullptr;
         }
         params->model = std::move(model);
-        return std::make_shared<session::RealtimeSession>(bridge, context, std::move(*params));
+        return std::make_shared<session::SessionEngine>(bridge, context, std::move(*params));
     };
     return std::make_shared<session::TwilioBridge>(link, shard.io_context().get_executor(), std::move(make_session),
                                                    &shard.metrics());

@@ -2,8 +2,8 @@
 // The input audio buffer of one session (input_audio_buffer.*), independent of the wire
 // dialect: bytes in the session's format go in and are decoded to PCM16 at the format's own
 // rate; server VAD, when on, watches them and says where a turn starts and stops; a commit
-// takes the utterance out. The Realtime adapter (RealtimeSession) turns what it reports into
-// events; a Twilio bridge would feed it mu-law the same way.
+// takes the utterance out. The session engine (SessionEngine) turns what it reports into
+// events; the Twilio bridge's calls feed it mu-law the same way.
 //
 // Bounded: the buffer holds at most `max_buffered` of audio (limits.max_input_audio_seconds);
 // an append past it is refused whole. With VAD on and nobody speaking, only the last

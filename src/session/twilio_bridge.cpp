@@ -5,28 +5,22 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "audio/base64.hpp"
 #include "metrics/shard_metrics.hpp"
-#include "protocol/json_text.hpp"
 #include "protocol/session_settings.hpp"
 
 namespace voxgate::session {
 
 namespace twilio = protocol::twilio;
 using protocol::Json;
+using protocol::ClientEventBody;
 
 namespace {
 
 constexpr std::uint16_t close_normal = 1000;
 constexpr std::uint16_t close_policy = 1008;
-constexpr std::uint16_t close_unsupported_data = 1003;  // RFC 6455 7.4.1: binary where only text is accepted
-
-// Bytes a base64 text decodes to, without decoding it (the payload is passed on as is).
-std::int64_t decoded_bytes(std::string_view base64) {
-    auto bytes = static_cast<std::int64_t>(base64.size() / 4 * 3);
-    if (base64.ends_with("==")) return bytes - 2;
-    if (base64.ends_with('=')) return bytes - 1;
-    return bytes;
-}
+constexpr std::uint16_t close_unsupported_data = 1003;
+constexpr std::uint16_t close_internal_error = 1011;  // RFC 6455 7.4.1: binary where only text is accepted
 
 bool is_voice_name(std::string_view voice) {
     return !voice.empty() && voice.size() <= TwilioBridge::max_voice_length &&
@@ -35,22 +29,16 @@ bool is_voice_name(std::string_view voice) {
            });
 }
 
-// The event types the bridge acts on, as the session's compact JSON writes them: a frame
-// without any of these is dropped without being parsed.
-constexpr std::string_view audio_delta = "response.output_audio.delta";
-constexpr std::string_view speech_started = "input_audio_buffer.speech_started";
-constexpr std::string_view error_event = "error";
-constexpr std::string_view audio_delta_tag = R"("type":"response.output_audio.delta")";
-constexpr std::string_view speech_started_tag = R"("type":"input_audio_buffer.speech_started")";
-constexpr std::string_view error_tag = R"("type":"error")";
-
 }  // namespace
 
 TwilioBridge::TwilioBridge(ClientLink& twilio, executor_type executor, SessionFactory make_session,
                            metrics::ShardMetrics* metrics)
     : twilio_(twilio), executor_(std::move(executor)), make_session_(std::move(make_session)), metrics_(metrics) {}
 
-TwilioBridge::~TwilioBridge() = default;
+TwilioBridge::~TwilioBridge() {
+    closed_ = true;
+    if (session_) session_->client_gone();
+}
 
 void TwilioBridge::on_text(std::string_view message) {
     if (closed_) return;
@@ -103,39 +91,43 @@ void TwilioBridge::start_call(twilio::Start& start) {
     stream_sid_ = std::move(start.stream_sid);
     if (metrics_) metrics_->twilio_streams.inc();
     spdlog::debug("twilio: stream {} of call {} started", stream_sid_, start.call_sid);
-    session_->on_open();
+    session_->open();
+    // A call never resumes, so its new conversation is ready at once.
+    if (!session_ready_) return hang_up(close_internal_error, "the call's session could not start");
 
     // Telephone audio both ways, turns found by server VAD (a response starts when the
-    // caller stops speaking). Output modalities go in a second update: a gateway that
-    // cannot speak refuses that one alone and the call still hears and answers in text.
-    Json session = {{"type", "realtime"},
-                    {"audio",
-                     {{"input", {{"format", {{"type", "audio/pcmu"}}}, {"turn_detection", {{"type", "server_vad"}}}}},
-                      {"output", {{"format", {{"type", "audio/pcmu"}}}}}}}};
-    if (voice) session["audio"]["output"]["voice"] = std::string(*voice);
-    if (instructions) session["instructions"] = std::string(*instructions);
-    to_session(protocol::to_text(Json{{"type", "session.update"}, {"session", std::move(session)}}));
-    to_session(R"({"type":"session.update","session":{"output_modalities":["audio"]}})");
+    // caller stops speaking); spoken replies unless this gateway cannot speak (then the
+    // call still hears and answers, in text nobody hears: the log says why).
+    protocol::SessionPatch patch;
+    patch.audio = {{"input", {{"format", {{"type", "audio/pcmu"}}}, {"turn_detection", {{"type", "server_vad"}}}}},
+                   {"output", {{"format", {{"type", "audio/pcmu"}}}}}};
+    if (voice) patch.audio["output"]["voice"] = std::string(*voice);
+    if (instructions) patch.instructions = std::string(*instructions);
+    if (session_->speaks())
+        patch.output = protocol::OutputModality::audio;
+    else
+        spdlog::warn("twilio: stream {}: text_to_speech.kind is none, the caller will hear nothing", stream_sid_);
+    to_session(protocol::SessionUpdate{std::move(patch)});
 }
 
 void TwilioBridge::forward_media(const twilio::Media& media) {
     if (media.track != "inbound") return;  // both_tracks also echoes what we play
-    std::string event;
-    event.reserve(media.payload.size() + 48);
-    event.append(R"({"type":"input_audio_buffer.append","audio":")");
-    protocol::append_json_escaped(event, media.payload);  // base64 needs no escaping; anything else is refused by the session
-    event.append("\"}");
-    to_session(event);
+    protocol::AudioAppend append;
+    append.audio.reserve(audio::base64_decoded_size(media.payload.size()));
+    if (!audio::base64_decode(media.payload, append.audio)) {
+        spdlog::warn("twilio: stream {}: a media payload is not base64; dropped", stream_sid_);
+        return;
+    }
+    to_session(std::move(append));
 }
 
 void TwilioBridge::forward_digit(const twilio::Dtmf& dtmf) {
     // A key press becomes a user turn the model reads with the next response.
-    Json event = {{"type", "conversation.item.create"},
-                  {"item",
-                   {{"type", "message"},
-                    {"role", "user"},
-                    {"content", Json::array({{{"type", "input_text"}, {"text", "DTMF: " + dtmf.digit}}})}}}};
-    to_session(protocol::to_text(event));
+    protocol::ItemCreate create;
+    create.item.type = protocol::ItemType::message;
+    create.item.role = protocol::Role::user;
+    create.item.content.push_back({protocol::ContentType::input_text, "DTMF: " + dtmf.digit});
+    to_session(std::move(create));
 }
 
 void TwilioBridge::on_mark(const twilio::Mark& mark) {
@@ -146,39 +138,17 @@ void TwilioBridge::on_mark(const twilio::Mark& mark) {
     marks_.erase(marks_.begin(), it + 1);
 }
 
-void TwilioBridge::send_text(std::shared_ptr<const std::string> frame) {
-    if (closed_ || !frame) return;
-    const std::string_view text = *frame;
-    const bool interesting = text.find(audio_delta_tag) != std::string_view::npos ||
-                             text.find(speech_started_tag) != std::string_view::npos ||
-                             text.find(error_tag) != std::string_view::npos;
-    if (!interesting) return;
-    const Json event = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (!event.is_object()) return;
-    const auto type = event.value("type", std::string());
-    if (type == audio_delta) {
-        const auto item = event.find("item_id");
-        const auto delta = event.find("delta");
-        if (item != event.end() && item->is_string() && delta != event.end() && delta->is_string())
-            play_audio(item->get_ref<const std::string&>(), delta->get_ref<const std::string&>());
-    } else if (type == speech_started) {
-        on_caller_speech();
-    } else if (type == error_event) {
-        // The session's error texts name fields and codes, never a key.
-        const Json& error = event.contains("error") ? event["error"] : event;
-        spdlog::warn("twilio: stream {}: session error {}: {}", stream_sid_, error.value("code", std::string("?")),
-                     error.value("message", std::string()).substr(0, 200));
-    }
-}
-
-void TwilioBridge::play_audio(std::string_view item_id, std::string_view payload) {
-    if (item_id != playing_item_) {
-        playing_item_.assign(item_id);
+void TwilioBridge::output_audio_delta(const protocol::OutputRef& ref, std::size_t, std::span<const std::uint8_t> bytes) {
+    if (closed_ || bytes.empty()) return;
+    if (ref.item_id != playing_item_) {
+        playing_item_.assign(ref.item_id);
         sent_bytes_ = 0;
         heard_ms_ = 0;
     }
-    to_twilio(twilio::encode_media(stream_sid_, payload));
-    sent_bytes_ += decoded_bytes(payload);
+    payload_.clear();
+    audio::base64_encode(bytes, payload_);
+    to_twilio(twilio::encode_media(stream_sid_, payload_));
+    sent_bytes_ += static_cast<std::int64_t>(bytes.size());
     if (marks_.size() >= max_outstanding_marks) {
         unmarked_audio_ = true;
         if (metrics_) metrics_->twilio_marks_skipped.inc();
@@ -191,29 +161,35 @@ void TwilioBridge::play_audio(std::string_view item_id, std::string_view payload
     unmarked_audio_ = false;
 }
 
-void TwilioBridge::on_caller_speech() {
-    if (marks_.empty() && !unmarked_audio_) return;  // nothing is playing
+void TwilioBridge::speech_started(std::int64_t, std::string_view) {
+    if (closed_ || (marks_.empty() && !unmarked_audio_)) return;  // nothing is playing
     // Barge-in (wire-protocols 4.4): Twilio drops what it buffered, and the assistant item
     // is cut to what the caller heard, so the model's history matches the call.
     to_twilio(twilio::encode_clear(stream_sid_));
     marks_.clear();  // the echoes a clear provokes match nothing now
     unmarked_audio_ = false;
-    Json truncate = {{"type", "conversation.item.truncate"},
-                     {"item_id", playing_item_},
-                     {"content_index", 0},
-                     {"audio_end_ms", heard_ms_}};
-    // Posted: this runs inside the session's own send, which must not be re-entered.
-    asio::post(executor_, [weak = weak_from_this(), event = protocol::to_text(truncate)] {
-        if (auto self = weak.lock()) self->to_session(event);
+    protocol::ItemTruncate truncate;
+    truncate.item_id = playing_item_;
+    truncate.audio_end_ms = heard_ms_;
+    // Posted: this runs inside the engine's own event, which must not be re-entered.
+    asio::post(executor_, [weak = weak_from_this(), truncate = std::move(truncate)]() mutable {
+        if (auto self = weak.lock()) self->to_session(std::move(truncate));
     });
+}
+
+void TwilioBridge::error(const protocol::ProtocolError& error) {
+    // The session's error texts name fields and codes, never a key.
+    spdlog::warn("twilio: stream {}: session error {}: {}", stream_sid_, error.code, error.message.substr(0, 200));
 }
 
 void TwilioBridge::to_twilio(std::string frame) {
     if (!closed_) twilio_.send_text(std::make_shared<const std::string>(std::move(frame)));
 }
 
-void TwilioBridge::to_session(std::string_view event) {
-    if (session_ && !closed_) session_->on_text(event);
+void TwilioBridge::to_session(ClientEventBody command) {
+    if (!session_ || closed_) return;
+    protocol::ClientEvent event{{}, std::move(command)};
+    session_->handle(event);
 }
 
 void TwilioBridge::hang_up(std::uint16_t code, std::string_view reason) {
@@ -226,22 +202,22 @@ void TwilioBridge::hang_up(std::uint16_t code, std::string_view reason) {
 void TwilioBridge::close(std::uint16_t code, std::string_view reason) { hang_up(code, reason); }
 
 void TwilioBridge::on_send_queue_high() {
-    if (session_) session_->on_send_queue_high();
+    if (session_) session_->pause_output();
 }
 
 void TwilioBridge::on_send_queue_low() {
-    if (session_) session_->on_send_queue_low();
+    if (session_) session_->resume_output();
 }
 
 void TwilioBridge::on_closed() {
     closed_ = true;
-    if (session_) session_->on_closed();
+    if (session_) session_->client_gone();
 }
 
 std::string TwilioBridge::log_id() const { return session_ ? session_->log_id() : std::string(); }
 
 void TwilioBridge::on_shutdown() {
-    if (session_) session_->on_shutdown();
+    if (session_) session_->shut_down_gracefully();
 }
 
 }  // namespace voxgate::session

@@ -1,22 +1,23 @@
 #pragma once
 // TwilioBridge: one phone call over Twilio Media Streams (/v1/twilio,
-// docs/wire-protocols.md section 4) served by an owned RealtimeSession. It faces the
-// WebSocket as the connection's ClientHandler and faces the session as its ClientLink,
-// translating at the Realtime JSON level:
+// docs/wire-protocols.md section 4) served by the session engine. A thin adapter: it faces
+// the WebSocket as the connection's ClientHandler, gives the engine typed commands, and
+// takes the engine's typed events (SessionEvents), acting on the few a call needs:
 //
-//   Twilio -> session                         session -> Twilio
-//   start   -> session created (model from    response.output_audio.delta -> media (same
-//              customParameters), then           base64), then a mark "<item>:<ms>"
-//              session.update (pcmu both     input_audio_buffer.speech_started while audio
-//              ways, server VAD, audio out,      plays -> clear, and to the session
-//              instructions, voice)              conversation.item.truncate at the ms the
-//   media   -> input_audio_buffer.append         echoed marks say the caller heard
-//   dtmf    -> conversation.item.create      error -> logged (Twilio has no channel for it)
-//              (user text "DTMF: <digit>")   everything else -> dropped
+//   Twilio -> engine                          engine -> Twilio
+//   start   -> a session (model from          output_audio_delta -> media (the mu-law bytes,
+//              customParameters), then one       base64), then a mark "<item>:<ms>"
+//              SessionUpdate: pcmu both       speech_started while audio plays -> clear, and
+//              ways, server VAD, audio out       to the engine an ItemTruncate at the ms the
+//              (text when the gateway            echoed marks say the caller heard
+//              cannot speak), instructions,   error -> logged (Twilio has no channel for it)
+//              voice                          close -> the call ends
+//   media   -> AudioAppend (the mu-law bytes) every other event -> dropped
+//   dtmf    -> ItemCreate (user text "DTMF: <digit>")
 //   mark    -> playback position
 //   stop    -> the call ends: close 1000
 //
-// Audio is never decoded: Twilio's mu-law payloads are the session's audio/pcmu, both ways.
+// Audio is never transcoded here: Twilio's mu-law is the session's audio/pcmu, both ways.
 // Before `start` only `connected` is accepted; anything else, a malformed message or a
 // binary frame (1003) closes the call with a reason. Unknown events after start are
 // ignored (Twilio may add some). Outstanding marks are capped (max_outstanding_marks,
@@ -31,6 +32,8 @@
 
 #include "protocol/twilio/media_stream.hpp"
 #include "session/client_link.hpp"
+#include "session/session_control.hpp"
+#include "session/session_events.hpp"
 #include "voxgate/net.hpp"
 
 namespace voxgate::metrics {
@@ -40,13 +43,13 @@ struct ShardMetrics;
 namespace voxgate::session {
 
 class TwilioBridge final : public ClientHandler,
-                           private ClientLink,
+                           private SessionEvents,
                            public std::enable_shared_from_this<TwilioBridge> {
 public:
-    // Creates the call's session on `start`, talking to `link` (the bridge), for `model`
+    // Creates the call's session on `start`, telling `events` (the bridge), for `model`
     // ("" = sessions.default_model). Null with `refusal` set when the model may not be used.
-    using SessionFactory =
-        std::function<std::shared_ptr<ClientHandler>(ClientLink& link, std::string model, std::string& refusal)>;
+    using SessionFactory = std::function<std::shared_ptr<SessionControl>(SessionEvents& events, std::string model,
+                                                                         std::string& refusal)>;
 
     // Marks sent and not yet echoed; past it audio goes out unmarked (its playback is
     // then known at the next mark) and the skip is counted.
@@ -71,23 +74,54 @@ public:
     std::string log_id() const override;
     void on_shutdown() override;
 
+    // The engine's events as the bridge receives them (tests drive them directly).
+    SessionEvents& session_events() { return *this; }
+
 private:
-    // ClientLink: the session's events, translated for Twilio
-    void send_text(std::shared_ptr<const std::string> frame) override;
+    // SessionEvents: what a call acts on
+    void output_audio_delta(const protocol::OutputRef& ref, std::size_t content_index,
+                            std::span<const std::uint8_t> bytes) override;
+    void speech_started(std::int64_t audio_start_ms, std::string_view item_id) override;
+    void error(const protocol::ProtocolError& error) override;
     void close(std::uint16_t code, std::string_view reason) override;
-    // The session's frames are consumed as they are handed over, so none is ever queued
-    // from its point of view (its text-delivery accounting must not see Twilio's bytes).
-    std::size_t queued_bytes() const override { return 0; }
+    void session_ready() override { session_ready_ = true; }
+    // ... and what it lets go: a phone has no screen for text, items or transcripts.
+    void response_created(const protocol::ResponseStream&) override {}
+    void output_item_added(std::string_view, std::size_t, const protocol::Item&) override {}
+    void content_part_added(const protocol::OutputRef&, std::size_t, protocol::PartKind) override {}
+    void output_text_delta(const protocol::OutputRef&, std::size_t, std::string_view) override {}
+    void output_audio_transcript_delta(const protocol::OutputRef&, std::size_t, std::string_view) override {}
+    void function_call_arguments_delta(const protocol::OutputRef&, std::string_view, std::string_view) override {}
+    void output_text_done(const protocol::OutputRef&, std::size_t, std::string_view) override {}
+    void output_audio_done(const protocol::OutputRef&, std::size_t) override {}
+    void output_audio_transcript_done(const protocol::OutputRef&, std::size_t, std::string_view) override {}
+    void content_part_done(const protocol::OutputRef&, std::size_t, std::string_view, protocol::PartKind) override {}
+    void function_call_arguments_done(const protocol::OutputRef&, std::string_view, std::string_view,
+                                      std::string_view) override {}
+    void output_item_done(std::string_view, std::size_t, const protocol::Item&) override {}
+    void response_done(const protocol::ResponseStream&, const protocol::ResponseEnd&) override {}
+    void session_created(const Conversation&) override {}
+    void session_updated(const Conversation&) override {}
+    void item_added(const protocol::Item&, std::optional<std::string_view>) override {}
+    void item_done(const protocol::Item&, std::optional<std::string_view>) override {}
+    void item_deleted(std::string_view) override {}
+    void item_retrieved(const protocol::Item&) override {}
+    void item_truncated(std::string_view, std::int64_t, std::int64_t) override {}
+    void audio_committed(std::optional<std::string_view>, std::string_view) override {}
+    void audio_cleared() override {}
+    void speech_stopped(std::int64_t, std::string_view) override {}
+    void transcription_completed(std::string_view, std::size_t, std::string_view) override {}
+    void transcription_failed(std::string_view, std::size_t, const protocol::ProtocolError&) override {}
+    void output_audio_cleared(std::string_view) override {}
+    void rate_limits_updated(std::span<const protocol::RateLimit>) override {}
 
     void start_call(protocol::twilio::Start& start);
     void forward_media(const protocol::twilio::Media& media);
     void forward_digit(const protocol::twilio::Dtmf& dtmf);
     void on_mark(const protocol::twilio::Mark& mark);
-    void play_audio(std::string_view item_id, std::string_view payload);
-    void on_caller_speech();
     void hang_up(std::uint16_t code, std::string_view reason);
     void to_twilio(std::string frame);
-    void to_session(std::string_view event);
+    void to_session(protocol::ClientEventBody command);
 
     // A mark we sent: the audio of `item_id` up to `end_ms` has played when Twilio echoes it.
     struct PendingMark {
@@ -100,14 +134,16 @@ private:
     executor_type executor_;
     SessionFactory make_session_;
     metrics::ShardMetrics* metrics_;
-    std::shared_ptr<ClientHandler> session_;  // created on `start`
+    std::shared_ptr<SessionControl> session_;  // created on `start`
     std::string stream_sid_;
     bool connected_seen_ = false;
+    bool session_ready_ = false;
     bool closed_ = false;  // the WebSocket is gone or closing: nothing more is sent
     // Playback: the item whose audio was sent last, its mu-law bytes sent, and what the
     // echoed marks say has been heard of it.
     std::string playing_item_;
     std::int64_t sent_bytes_ = 0;
+    std::string payload_;  // the base64 of one media message, reused
     std::int64_t heard_ms_ = 0;
     bool unmarked_audio_ = false;  // audio sent after the last mark (the cap was reached)
     std::vector<PendingMark> marks_;  // oldest first; Twilio echoes in order

@@ -1,12 +1,13 @@
 // TwilioBridge on arbitrary WebSocket text from "Twilio" (one message per line): the
-// decoder never crashes, and whatever a message held, every event the bridge hands the
-// session is one valid JSON object (a payload or parameter cannot smuggle fields into an
-// append or session.update), and every frame it sends back to Twilio is valid JSON.
+// decoder never crashes, every command the bridge gives the session is well formed (an
+// append holds whole decoded bytes, a truncate names the item that was playing), and
+// every frame it sends back to Twilio is valid JSON.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <boost/asio/io_context.hpp>
 
@@ -18,11 +19,6 @@ namespace {
 using namespace voxgate;
 using nlohmann::json;
 
-void check_object(std::string_view text) {
-    const json parsed = json::parse(text, nullptr, false);
-    VOXGATE_FUZZ_CHECK(parsed.is_object() && parsed.contains("type") && parsed["type"].is_string(), text);
-}
-
 class CheckingLink final : public session::ClientLink {
 public:
     void send_text(std::shared_ptr<const std::string> frame) override {
@@ -32,28 +28,32 @@ public:
     std::size_t queued_bytes() const override { return 0; }
 };
 
-// Stands for RealtimeSession: checks each event, and answers an append with an audio
-// delta of the same payload and a speech_started, so marks, clear and truncate run too.
-class CheckingSession final : public session::ClientHandler {
+// Stands for the session engine: checks each command, and answers an append with an
+// audio delta of the same bytes and every third with a speech_started, so marks, clear
+// and truncate run too.
+class CheckingSession final : public session::SessionControl {
 public:
-    explicit CheckingSession(session::ClientLink& link) : link_(link) {}
-    void on_open() override {}
-    void on_text(std::string_view message) override {
-        check_object(message);
-        const json event = json::parse(message);
-        if (event["type"] != "input_audio_buffer.append" || !event["audio"].is_string()) return;
-        json delta = {{"type", "response.output_audio.delta"}, {"item_id", "item_1"}, {"delta", event["audio"]}};
-        link_.send_text(std::make_shared<const std::string>(delta.dump(-1, ' ', false, json::error_handler_t::replace)));
-        if (++appends_ % 3 == 0)
-            link_.send_text(std::make_shared<const std::string>(R"({"type":"input_audio_buffer.speech_started"})"));
+    explicit CheckingSession(session::SessionEvents& events) : events_(events) {}
+    void open() override { events_.session_ready(); }
+    void handle(protocol::ClientEvent& command) override {
+        if (auto* truncate = std::get_if<protocol::ItemTruncate>(&command.body)) {
+            VOXGATE_FUZZ_CHECK(truncate->item_id == "item_1" && truncate->audio_end_ms >= 0, truncate->item_id);
+            return;
+        }
+        auto* append = std::get_if<protocol::AudioAppend>(&command.body);
+        if (!append) return;
+        events_.output_audio_delta(protocol::OutputRef{"resp_1", "item_1", 0}, 0, append->audio);
+        if (++appends_ % 3 == 0) events_.speech_started(0, "item_2");
     }
-    void on_binary(std::string_view) override {}
-    void on_send_queue_high() override {}
-    void on_send_queue_low() override {}
-    void on_closed() override {}
+    void pause_output() override {}
+    void resume_output() override {}
+    void client_gone() override {}
+    void shut_down_gracefully() override {}
+    std::string log_id() const override { return {}; }
+    bool speaks() const override { return true; }
 
 private:
-    session::ClientLink& link_;
+    session::SessionEvents& events_;
     int appends_ = 0;
 };
 
@@ -64,8 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CheckingLink twilio;
     auto bridge = std::make_shared<session::TwilioBridge>(
         twilio, io.get_executor(),
-        [](session::ClientLink& link, std::string, std::string&) -> std::shared_ptr<session::ClientHandler> {
-            return std::make_shared<CheckingSession>(link);
+        [](session::SessionEvents& events, std::string, std::string&) -> std::shared_ptr<session::SessionControl> {
+            return std::make_shared<CheckingSession>(events);
         },
         nullptr);
     std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -4,18 +4,25 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "session/realtime_wire.hpp"
 
 namespace voxgate::protocol {
 namespace {
 
-class Recorder final : public ResponseStreamListener {
+// The stream's events as a Realtime client gets them (RealtimeWire over a recording link),
+// and the listener hooks in between.
+class Recorder final : public session::ClientLink, public ResponseStreamListener {
 public:
-    void send_frame(std::string frame) override {
-        events.push_back(Json::parse(frame));
-        frames.push_back(std::move(frame));
+    void send_text(std::shared_ptr<const std::string> frame) override {
+        events.push_back(Json::parse(*frame));
+        frames.push_back(*frame);
     }
+    void close(std::uint16_t, std::string_view) override {}
+    std::size_t queued_bytes() const override { return 0; }
     void on_output_item_added(const Item& item) override { hooks.push_back("added:" + item.id); }
     void on_output_item_done(const Item& item) override {
         hooks.push_back("done:" + item.id + ":" + std::string(to_string(item.status)));
@@ -31,13 +38,14 @@ public:
     std::vector<Json> events;
     std::vector<std::string> frames;
     std::vector<std::string> hooks;
+    session::RealtimeWire wire{*this};
 };
 
 ResponseInfo info() { return {"resp_t", "conv_t", TokenLimit{}, nullptr}; }
 
 TEST(ProtocolResponseStream, TextResponse) {
     Recorder out;
-    ResponseStream stream(info(), out);
+    ResponseStream stream(info(), out.wire, out);
     stream.begin();
     stream.text_delta("");  // providers send empty role chunks: no event
     stream.text_delta("Hi");
@@ -71,14 +79,14 @@ TEST(ProtocolResponseStream, TextResponse) {
 TEST(ProtocolResponseStream, OutputItemIdsComeFromTheListener) {
     class IdsFromListener final : public ResponseStreamListener {
     public:
-        void send_frame(std::string) override {}
         void on_output_item_added(const Item& item) override { ids.push_back(item.id); }
         void on_output_item_done(const Item&) override {}
         void on_text_delta_sent(const Item&) override {}
         std::string new_item_id() override { return "item_from_listener_" + std::to_string(ids.size()); }
         std::vector<std::string> ids;
     } out;
-    ResponseStream stream(info(), out);
+    Recorder events;
+    ResponseStream stream(info(), events.wire, out);
     stream.begin();
     stream.text_delta("Hi");
     stream.tool_call_delta(0, "call_1", "lookup", "{}");
@@ -88,7 +96,7 @@ TEST(ProtocolResponseStream, OutputItemIdsComeFromTheListener) {
 
 TEST(ProtocolResponseStream, EmptyResponseHasNoOutput) {
     Recorder out;
-    ResponseStream stream(info(), out);
+    ResponseStream stream(info(), out.wire, out);
     stream.begin();
     stream.end({});
     EXPECT_EQ(out.types(), (std::vector<std::string>{"response.created", "response.done"}));
@@ -98,7 +106,7 @@ TEST(ProtocolResponseStream, EmptyResponseHasNoOutput) {
 
 TEST(ProtocolResponseStream, ParallelToolCallsInterleaved) {
     Recorder out;
-    ResponseStream stream(info(), out);
+    ResponseStream stream(info(), out.wire, out);
     stream.begin();
     stream.tool_call_delta(0, "c0", "a", "{\"x\"");
     stream.tool_call_delta(1, "c1", "b", "{");
@@ -136,7 +144,7 @@ TEST(ProtocolResponseStream, EndingsAndStatusDetails) {
     };
     for (const auto& c : cases) {
         Recorder out;
-        ResponseStream stream(info(), out);
+        ResponseStream stream(info(), out.wire, out);
         stream.begin();
         stream.text_delta("x");
         stream.end(c.end);
@@ -148,7 +156,7 @@ TEST(ProtocolResponseStream, EndingsAndStatusDetails) {
 
 TEST(ProtocolResponseStream, OutOfBandHasNullConversationAndEchoesMetadata) {
     Recorder out;
-    ResponseStream stream({"resp_o", "", TokenLimit{64}, Json{{"k", "v"}}}, out);
+    ResponseStream stream({"resp_o", "", TokenLimit{64}, Json{{"k", "v"}}}, out.wire, out);
     stream.begin();
     const Json& created = out.events[0]["response"];
     EXPECT_TRUE(created["conversation_id"].is_null());

@@ -876,7 +876,7 @@ TEST_F(RealtimeSessionTest, StoredHistoryKeepsAtMostAThousandItems) {
     limits.max_events_per_second = 0;  // no rate limit: the fake clock stands still
     auto client = open();
     std::vector<std::string> ids;
-    for (std::size_t i = 0; i < RealtimeSession::max_stored_items; ++i) ids.push_back(add_user(*client, ""));
+    for (std::size_t i = 0; i < SessionEngine::max_stored_items; ++i) ids.push_back(add_user(*client, ""));
     client->send(user_message(""));
     auto events = client->link.take();
     ASSERT_EQ(types(events), (std::vector<std::string>{"conversation.item.added", "conversation.item.done",

@@ -1,11 +1,12 @@
 // TwilioBridge's translation, driven from both sides: Twilio's messages in through the
-// ClientHandler face, the session's events in through the ClientLink face, with a
-// recording link standing for the WebSocket and a recording session for RealtimeSession.
+// ClientHandler face, the engine's typed events in through the SessionEvents face, with a
+// recording link standing for the WebSocket and a recording session for the engine.
 // (The real session behind it is covered end to end in tests/integration/twilio_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -34,19 +35,32 @@ public:
     std::string close_reason;
 };
 
-class RecordingSession final : public ClientHandler {
+// Stands for the session engine: records the typed commands the bridge gives it.
+class RecordingSession final : public SessionControl {
 public:
-    explicit RecordingSession(ClientLink& link) : link(link) {}
-    void on_open() override { opened = true; }
-    void on_text(std::string_view message) override { events.push_back(json::parse(message)); }
-    void on_binary(std::string_view) override {}
-    void on_send_queue_high() override { backpressure = true; }
-    void on_send_queue_low() override { backpressure = false; }
-    void on_closed() override { closed = true; }
-    void emit(const json& event) { link.send_text(std::make_shared<const std::string>(event.dump())); }
+    explicit RecordingSession(SessionEvents& events) : events(events) {}
+    void open() override {
+        opened = true;
+        events.session_ready();
+    }
+    void handle(protocol::ClientEvent& command) override { commands.push_back(std::move(command.body)); }
+    void pause_output() override { backpressure = true; }
+    void resume_output() override { backpressure = false; }
+    void client_gone() override { closed = true; }
+    void shut_down_gracefully() override {}
+    std::string log_id() const override { return "sess_test"; }
+    bool speaks() const override { return can_speak; }
 
-    ClientLink& link;
-    std::vector<json> events;
+    template <class T>
+    T& command(std::size_t index) {
+        EXPECT_LT(index, commands.size());
+        EXPECT_TRUE(std::holds_alternative<T>(commands.at(index)));
+        return std::get<T>(commands.at(index));
+    }
+
+    SessionEvents& events;
+    std::vector<protocol::ClientEventBody> commands;
+    bool can_speak = true;
     bool opened = false;
     bool closed = false;
     bool backpressure = false;
@@ -88,10 +102,7 @@ std::string twenty_ms() {
     return out;
 }
 
-json audio_delta(const std::string& item, const std::string& payload) {
-    return {{"type", "response.output_audio.delta"}, {"event_id", "event_1"}, {"response_id", "resp_1"},
-            {"item_id", item}, {"output_index", 0}, {"content_index", 0}, {"delta", payload}};
-}
+std::vector<std::uint8_t> silence_bytes() { return std::vector<std::uint8_t>(160, 0xff); }
 
 struct Call {
     boost::asio::io_context io;
@@ -100,19 +111,28 @@ struct Call {
     RecordingSession* session = nullptr;
     std::string model_asked = "(none)";
     std::string refuse_with;
+    bool gateway_speaks = true;
     std::shared_ptr<TwilioBridge> bridge = std::make_shared<TwilioBridge>(
         twilio, io.get_executor(),
-        [this](ClientLink& link, std::string model, std::string& refusal) -> std::shared_ptr<ClientHandler> {
+        [this](SessionEvents& events, std::string model, std::string& refusal) -> std::shared_ptr<SessionControl> {
             model_asked = model;
             if (!refuse_with.empty()) {
                 refusal = refuse_with;
                 return nullptr;
             }
-            auto created = std::make_shared<RecordingSession>(link);
+            auto created = std::make_shared<RecordingSession>(events);
+            created->can_speak = gateway_speaks;
             session = created.get();
             return created;
         },
         &metrics);
+
+    // The engine's side: what the session tells the bridge.
+    SessionEvents& events() { return bridge->session_events(); }
+    void audio(const std::string& item) {
+        const auto bytes = silence_bytes();
+        events().output_audio_delta(protocol::OutputRef{"resp_1", item, 0}, 0, bytes);
+    }
 
     void started(const json& parameters = json::object()) {
         bridge->on_open();
@@ -132,16 +152,16 @@ TEST(TwilioBridge, StartOpensTheSessionForTheModelAndConfiguresTelephoneAudio) {
     ASSERT_NE(call.session, nullptr);
     EXPECT_EQ(call.model_asked, "gpt-phone");
     EXPECT_TRUE(call.session->opened);
-    ASSERT_EQ(call.session->events.size(), 2u);
-    const json& update = call.session->events[0];
-    EXPECT_EQ(update["type"], "session.update");
-    EXPECT_EQ(update["session"]["instructions"], "You take pizza orders.");
-    EXPECT_EQ(update["session"]["audio"]["input"]["format"]["type"], "audio/pcmu");
-    EXPECT_EQ(update["session"]["audio"]["input"]["turn_detection"]["type"], "server_vad");
-    EXPECT_EQ(update["session"]["audio"]["output"]["format"]["type"], "audio/pcmu");
-    EXPECT_EQ(update["session"]["audio"]["output"]["voice"], "alloy");
-    EXPECT_FALSE(update.dump().find("gold") != std::string::npos) << "unknown parameters are ignored";
-    EXPECT_EQ(call.session->events[1], json::parse(R"({"type":"session.update","session":{"output_modalities":["audio"]}})"));
+    ASSERT_EQ(call.session->commands.size(), 1u) << "one session update configures the call";
+    const protocol::SessionPatch& patch = call.session->command<protocol::SessionUpdate>(0).patch;
+    EXPECT_EQ(patch.instructions, "You take pizza orders.");
+    EXPECT_EQ(patch.audio["input"]["format"]["type"], "audio/pcmu");
+    EXPECT_EQ(patch.audio["input"]["turn_detection"]["type"], "server_vad");
+    EXPECT_EQ(patch.audio["output"]["format"]["type"], "audio/pcmu");
+    EXPECT_EQ(patch.audio["output"]["voice"], "alloy");
+    EXPECT_EQ(patch.output, protocol::OutputModality::audio);
+    EXPECT_FALSE(patch.audio.dump().find("gold") != std::string::npos) << "unknown parameters are ignored";
+    EXPECT_FALSE(patch.model.has_value()) << "the model was chosen when the session was made";
     EXPECT_EQ(call.metrics.twilio_streams.value(), 1u);
     EXPECT_TRUE(call.twilio.frames.empty());
 }
@@ -150,53 +170,65 @@ TEST(TwilioBridge, WithoutParametersTheGatewayDefaultsStand) {
     Call call;
     call.started();
     EXPECT_EQ(call.model_asked, "");
-    EXPECT_FALSE(call.session->events[0]["session"].contains("instructions"));
-    EXPECT_FALSE(call.session->events[0]["session"]["audio"]["output"].contains("voice"));
+    const protocol::SessionPatch& patch = call.session->command<protocol::SessionUpdate>(0).patch;
+    EXPECT_FALSE(patch.instructions.has_value());
+    EXPECT_FALSE(patch.audio["output"].contains("voice"));
 }
 
-TEST(TwilioBridge, CallerAudioIsAppendedAsIsAndOtherTracksAreNot) {
+TEST(TwilioBridge, AGatewayThatCannotSpeakStillHearsTheCall) {
+    Call call;
+    call.gateway_speaks = false;
+    call.started();
+    const protocol::SessionPatch& patch = call.session->command<protocol::SessionUpdate>(0).patch;
+    EXPECT_FALSE(patch.output.has_value()) << "asking for audio would refuse the whole update";
+    EXPECT_EQ(patch.audio["input"]["format"]["type"], "audio/pcmu");
+}
+
+TEST(TwilioBridge, CallerAudioIsAppendedAsItsMuLawBytesAndOtherTracksAreNot) {
     Call call;
     call.started();
-    call.session->events.clear();
+    call.session->commands.clear();
     call.bridge->on_text(media_message(twenty_ms()));
     call.bridge->on_text(media_message(twenty_ms(), "outbound"));
-    ASSERT_EQ(call.session->events.size(), 1u);
-    EXPECT_EQ(call.session->events[0], (json{{"type", "input_audio_buffer.append"}, {"audio", twenty_ms()}}));
+    ASSERT_EQ(call.session->commands.size(), 1u);
+    EXPECT_EQ(call.session->command<protocol::AudioAppend>(0).audio, silence_bytes());
 }
 
-TEST(TwilioBridge, APayloadCannotSmuggleFieldsIntoTheAppend) {
+TEST(TwilioBridge, AMediaPayloadThatIsNotBase64IsDropped) {
     Call call;
     call.started({{"instructions", "\"}},\"type\":\"x"}});
-    EXPECT_EQ(call.session->events[0]["session"]["instructions"], "\"}},\"type\":\"x");
-    call.session->events.clear();
-    const std::string hostile = R"(AAAA","type":"response.create)";
-    call.bridge->on_text(media_message(hostile));
-    ASSERT_EQ(call.session->events.size(), 1u);
-    EXPECT_EQ(call.session->events[0], (json{{"type", "input_audio_buffer.append"}, {"audio", hostile}}));
+    EXPECT_EQ(call.session->command<protocol::SessionUpdate>(0).patch.instructions, "\"}},\"type\":\"x");
+    call.session->commands.clear();
+    call.bridge->on_text(media_message(R"(AAAA","type":"response.create)"));
+    EXPECT_TRUE(call.session->commands.empty());
+    EXPECT_EQ(call.twilio.close_code, 0) << "one bad frame does not end the call";
+    call.bridge->on_text(media_message(twenty_ms()));
+    EXPECT_EQ(call.session->commands.size(), 1u);
 }
 
 TEST(TwilioBridge, AKeyPressBecomesAUserTextItem) {
     Call call;
     call.started();
-    call.session->events.clear();
+    call.session->commands.clear();
     call.bridge->on_text(R"({"event":"dtmf","streamSid":"MZ42","sequenceNumber":"5","dtmf":{"track":"inbound_track","digit":"5"}})");
-    ASSERT_EQ(call.session->events.size(), 1u);
-    const json& create = call.session->events[0];
-    EXPECT_EQ(create["type"], "conversation.item.create");
-    EXPECT_EQ(create["item"]["role"], "user");
-    EXPECT_EQ(create["item"]["content"][0]["type"], "input_text");
-    EXPECT_EQ(create["item"]["content"][0]["text"], "DTMF: 5");
+    ASSERT_EQ(call.session->commands.size(), 1u);
+    const protocol::ItemCreate& create = call.session->command<protocol::ItemCreate>(0);
+    EXPECT_EQ(create.item.type, protocol::ItemType::message);
+    EXPECT_EQ(create.item.role, protocol::Role::user);
+    ASSERT_EQ(create.item.content.size(), 1u);
+    EXPECT_EQ(create.item.content[0].type, protocol::ContentType::input_text);
+    EXPECT_EQ(create.item.content[0].text, "DTMF: 5");
+    EXPECT_FALSE(create.previous_item_id.has_value());
 }
 
 TEST(TwilioBridge, SpokenRepliesGoToTwilioAsMediaFollowedByAMark) {
     Call call;
     call.started();
-    call.session->emit({{"type", "session.created"}, {"session", {{"id", "sess_1"}}}});
-    call.session->emit({{"type", "response.output_audio_transcript.delta"}, {"delta", "Hi"}});
-    call.session->emit(audio_delta("item_9", twenty_ms()));
-    call.session->emit(audio_delta("item_9", twenty_ms()));
-    call.session->emit({{"type", "response.output_audio.done"}, {"item_id", "item_9"}});
-    call.session->emit({{"type", "response.done"}, {"response", {{"status", "completed"}}}});
+    const protocol::OutputRef ref{"resp_1", "item_9", 0};
+    call.events().output_audio_transcript_delta(ref, 0, "Hi");
+    call.audio("item_9");
+    call.audio("item_9");
+    call.events().output_audio_done(ref, 0);
     ASSERT_EQ(call.twilio.frames.size(), 4u);
     EXPECT_EQ(call.twilio.frames[0],
               (json{{"event", "media"}, {"streamSid", "MZ42"}, {"media", {{"payload", twenty_ms()}}}}));
@@ -208,40 +240,41 @@ TEST(TwilioBridge, SpokenRepliesGoToTwilioAsMediaFollowedByAMark) {
 TEST(TwilioBridge, BargeInClearsTwilioAndTruncatesToWhatTheCallerHeard) {
     Call call;
     call.started();
-    for (int i = 0; i < 3; ++i) call.session->emit(audio_delta("item_9", twenty_ms()));
+    for (int i = 0; i < 3; ++i) call.audio("item_9");
     call.bridge->on_text(mark_message("item_9:20"));  // 20 ms have played
     call.twilio.frames.clear();
-    call.session->events.clear();
+    call.session->commands.clear();
 
-    call.session->emit({{"type", "input_audio_buffer.speech_started"}, {"audio_start_ms", 900}, {"item_id", "item_10"}});
+    call.events().speech_started(900, "item_10");
     ASSERT_EQ(call.twilio.frames.size(), 1u);
     EXPECT_EQ(call.twilio.frames[0], (json{{"event", "clear"}, {"streamSid", "MZ42"}}));
-    EXPECT_TRUE(call.session->events.empty()) << "the truncate is posted, never sent inside the session's own call";
+    EXPECT_TRUE(call.session->commands.empty()) << "the truncate is posted, never given inside the engine's own event";
     call.io.run();
-    ASSERT_EQ(call.session->events.size(), 1u);
-    EXPECT_EQ(call.session->events[0], (json{{"type", "conversation.item.truncate"},
-                                             {"item_id", "item_9"},
-                                             {"content_index", 0},
-                                             {"audio_end_ms", 20}}));
+    ASSERT_EQ(call.session->commands.size(), 1u);
+    const protocol::ItemTruncate& truncate = call.session->command<protocol::ItemTruncate>(0);
+    EXPECT_EQ(truncate.item_id, "item_9");
+    EXPECT_EQ(truncate.content_index, 0);
+    EXPECT_EQ(truncate.audio_end_ms, 20);
+    EXPECT_FALSE(truncate.text_end.has_value());
 
     // The marks a clear flushes come back; they are stale, and speech now interrupts nothing.
     call.bridge->on_text(mark_message("item_9:40"));
     call.bridge->on_text(mark_message("item_9:60"));
     call.twilio.frames.clear();
-    call.session->emit({{"type", "input_audio_buffer.speech_started"}, {"audio_start_ms", 2000}});
+    call.events().speech_started(2000, "item_11");
     call.io.restart();
     call.io.run();
     EXPECT_TRUE(call.twilio.frames.empty());
-    EXPECT_EQ(call.session->events.size(), 1u);
+    EXPECT_EQ(call.session->commands.size(), 1u);
 }
 
 TEST(TwilioBridge, SpeechWhenNothingPlaysInterruptsNothing) {
     Call call;
     call.started();
-    call.session->emit(audio_delta("item_9", twenty_ms()));
+    call.audio("item_9");
     call.bridge->on_text(mark_message("item_9:20"));  // all of it played
     call.twilio.frames.clear();
-    call.session->emit({{"type", "input_audio_buffer.speech_started"}, {"audio_start_ms", 100}});
+    call.events().speech_started(100, "item_10");
     call.io.run();
     EXPECT_TRUE(call.twilio.frames.empty());
 }
@@ -249,8 +282,7 @@ TEST(TwilioBridge, SpeechWhenNothingPlaysInterruptsNothing) {
 TEST(TwilioBridge, OutstandingMarksAreCappedAndTheSkipIsCounted) {
     Call call;
     call.started();
-    for (std::size_t i = 0; i < TwilioBridge::max_outstanding_marks + 3; ++i)
-        call.session->emit(audio_delta("item_9", twenty_ms()));
+    for (std::size_t i = 0; i < TwilioBridge::max_outstanding_marks + 3; ++i) call.audio("item_9");
     std::size_t marks = 0, media = 0;
     for (const auto& frame : call.twilio.frames) (frame["event"] == "mark" ? marks : media)++;
     EXPECT_EQ(marks, TwilioBridge::max_outstanding_marks);
@@ -259,7 +291,7 @@ TEST(TwilioBridge, OutstandingMarksAreCappedAndTheSkipIsCounted) {
     // Once Twilio confirms playback, marks flow again and carry the true position.
     call.bridge->on_text(mark_message("item_9:20"));
     call.twilio.frames.clear();
-    call.session->emit(audio_delta("item_9", twenty_ms()));
+    call.audio("item_9");
     ASSERT_EQ(call.twilio.frames.size(), 2u);
     EXPECT_EQ(call.twilio.frames[1]["mark"]["name"],
               "item_9:" + std::to_string((TwilioBridge::max_outstanding_marks + 4) * 20));
@@ -268,9 +300,17 @@ TEST(TwilioBridge, OutstandingMarksAreCappedAndTheSkipIsCounted) {
 TEST(TwilioBridge, SessionErrorsAreNotForwardedToTwilio) {
     Call call;
     call.started();
-    call.session->emit({{"type", "error"}, {"error", {{"code", "invalid_value"}, {"message", "bad"}}}});
+    call.events().error(protocol::invalid_request("invalid_value", "bad", ""));
     EXPECT_TRUE(call.twilio.frames.empty());
     EXPECT_EQ(call.twilio.close_code, 0);
+}
+
+TEST(TwilioBridge, TheSessionClosingEndsTheCall) {
+    Call call;
+    call.started();
+    call.events().close(1011, "internal error");
+    EXPECT_EQ(call.twilio.close_code, 1011);
+    EXPECT_EQ(call.twilio.close_reason, "internal error");
 }
 
 TEST(TwilioBridge, StopEndsTheCallAndTheSessionHearsTheClose) {
@@ -280,7 +320,7 @@ TEST(TwilioBridge, StopEndsTheCallAndTheSessionHearsTheClose) {
     EXPECT_EQ(call.twilio.close_code, 1000);
     call.bridge->on_closed();  // the transport's close completes
     EXPECT_TRUE(call.session->closed);
-    call.session->emit(audio_delta("item_9", twenty_ms()));
+    call.audio("item_9");
     EXPECT_TRUE(call.twilio.frames.empty()) << "nothing is sent after the close";
 }
 
