@@ -21,8 +21,11 @@ std::string inline_block_hash(std::string_view html, std::string_view open_tag, 
 const std::string& content_security_policy() {
     static const std::string policy = [] {
         const auto html = console_html();
+        // blob: is for the microphone's AudioWorklet, which the page builds from a string: a
+        // worklet module is a script to CSP (script-src governs it; worker-src does not), and
+        // only the page's own script can mint a blob: URL of this origin for it to load.
         return "default-src 'none'; script-src '" + inline_block_hash(html, "<script>", "</script>") +
-               "'; style-src '" + inline_block_hash(html, "<style>", "</style>") +
+               "' blob:; style-src '" + inline_block_hash(html, "<style>", "</style>") +
                "'; connect-src 'self' ws: wss:; img-src data:; base-uri 'none'; form-action 'none'; "
                "frame-ancestors 'none'";
     }();

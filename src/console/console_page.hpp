@@ -2,7 +2,9 @@
 // The browser console (src/console/console.html, compiled in by src/console/embed_file.cmake):
 // its bytes and the Content-Security-Policy it is served with. The page's one inline
 // <script> and one inline <style> are allowed by their SHA-256 hashes, so nothing else
-// can run or style it: no other script, no inline handler, no CDN, no external font.
+// can run or style it: no other script, no inline handler, no CDN, no external font. The
+// one other script source is blob:, for the microphone's AudioWorklet the page's own
+// script builds (a blob: URL can only be made by script already running in the page).
 #include <string>
 #include <string_view>
 
@@ -11,7 +13,7 @@ namespace voxgate::console {
 std::string_view console_html();  // generated at build time
 
 // The policy for console_html(), computed once: script-src and style-src carry the hashes
-// of the page's inline script and style; connect-src allows only this origin and
+// of the page's inline script and style (script-src also blob:, for the worklet); connect-src allows only this origin and
 // WebSockets (the page talks to /v1/realtime/client_secrets and /v1/realtime).
 const std::string& content_security_policy();
 

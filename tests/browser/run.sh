@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Drives the browser console in headless Debian Chromium (playwright-core) against a real
-# voxgate with client keys, so the page takes the ephemeral client secret path.
+# voxgate with client keys, so the page takes the ephemeral client secret path. Its speech
+# is the offline default (PocketSphinx hears, espeak-ng speaks), which the Mic test talks
+# to with a question espeak-ng says into Chromium's fake microphone. A second voxgate,
+# without speech (auth none), shows the error a voice session meets there.
 #   tests/browser/run.sh path/to/voxgate OUTPUT_DIR      (the screenshot: OUTPUT_DIR/console.png)
 set -euo pipefail
-for tool in node npm /usr/bin/chromium; do
+for tool in node npm /usr/bin/chromium espeak-ng; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "FAIL: $tool is not installed: the browser console test cannot run." >&2
-    echo "      bash scripts/install-deps.sh installs Node.js, npm and chromium." >&2
+    echo "      bash scripts/install-deps.sh installs Node.js, npm, chromium and espeak-ng." >&2
     exit 1
   fi
 done
@@ -16,8 +19,9 @@ binary="$(realpath "$1")"
 output_dir="$(mkdir -p "$2" && realpath "$2")"
 work="$(mktemp -d)"
 gateway_pid=""
+mute_pid=""
 cleanup() {
-  [ -n "$gateway_pid" ] && kill "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null || true
+  for pid in $gateway_pid $mute_pid; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,6 +50,21 @@ start_voxgate_binary "$binary" "$work/voxgate.json" "$work/voxgate.log" debug ||
 gateway_pid="$voxgate_pid"
 port="$voxgate_port"
 
+cat > "$work/mute.json" <<JSON
+{
+  "server": { "listen": "127.0.0.1:0", "threads": 1 },
+  "auth": { "mode": "none" },
+  "speech_to_text": { "kind": "none" },
+  "text_to_speech": { "kind": "none" }
+}
+JSON
+start_voxgate_binary "$binary" "$work/mute.json" "$work/mute.log" || {
+  mute_pid="$voxgate_pid"
+  echo "the voxgate without speech did not start:"; cat "$work/mute.log"; exit 1
+}
+mute_pid="$voxgate_pid"
+mute_port="$voxgate_port"
+
 cd "$here"
 if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   if ! npm ci --no-audit --no-fund --loglevel=error; then
@@ -54,7 +73,8 @@ if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules
   fi
 fi
 status=0
-VOXGATE_URL="http://127.0.0.1:$port" VOXGATE_TEST_KEY="$key" VOXGATE_OUTPUT_DIR="$output_dir" \
+VOXGATE_URL="http://127.0.0.1:$port" VOXGATE_MUTE_URL="http://127.0.0.1:$mute_port" \
+  VOXGATE_TEST_KEY="$key" VOXGATE_OUTPUT_DIR="$output_dir" \
   node --test --test-concurrency=1 console.test.mjs || status=$?
 if grep -qF -e "$key" -e "ek_" "$work/voxgate.log"; then
   echo "FAIL: the client key or a client secret reached the gateway's log" >&2

@@ -19,6 +19,8 @@ TEST(Console, RootAndConsoleServeTheEmbeddedPageWithAStrictPolicy) {
         const std::string policy = result.headers["content-security-policy"];
         EXPECT_TRUE(policy.starts_with("default-src 'none'; script-src 'sha256-")) << policy;
         EXPECT_NE(policy.find("connect-src 'self' ws: wss:"), std::string::npos) << policy;
+        // Scripts: the inline one by hash, and blob: for the microphone's AudioWorklet only.
+        EXPECT_NE(policy.find("' blob:; style-src 'sha256-"), std::string::npos) << policy;
         EXPECT_EQ(policy.find("unsafe-inline"), std::string::npos);
         EXPECT_EQ(result.headers["x-content-type-options"], "nosniff");
     }
