@@ -148,6 +148,14 @@ struct RetryBudgetConfig {
     std::size_t min_retries = 3;
 };
 
+// The retries and circuit breaker of a speech service of kind openai (speech_to_text,
+// text_to_speech), per worker thread: the providers' keys, read by the same functions.
+struct SpeechResilienceConfig {
+    int max_retries = 2;  // transient failures; text_to_speech only before its first audio byte
+    CircuitBreakerConfig circuit_breaker;
+    RetryBudgetConfig retry_budget;
+};
+
 struct ProviderConfig {
     std::string name;                // key in "providers"
     std::string kind;                // openai | anthropic | demo
@@ -192,7 +200,8 @@ struct SpeechToTextConfig {
     std::string model = "whisper-1";
     std::string language;      // ISO-639-1 hint, e.g. "en"; empty = let the server detect it
     std::string ca_file;
-    std::chrono::milliseconds timeout{30000};
+    std::chrono::milliseconds timeout{30000};  // one utterance, all its attempts
+    SpeechResilienceConfig resilience;
     // pocketsphinx: utterances queued or being recognised, gateway-wide; openai: requests in
     // flight per shard. Past it a transcription fails at once with `transcription_busy`
     // instead of waiting behind a growing queue.
@@ -218,7 +227,8 @@ struct TextToSpeechConfig {
     std::string api_key;       // resolved at load time; never logged
     std::string model = "gpt-4o-mini-tts";
     std::string ca_file;
-    std::chrono::milliseconds timeout{30000};  // one sentence, request to last audio byte
+    std::chrono::milliseconds timeout{30000};  // one sentence, request to last audio byte, all its attempts
+    SpeechResilienceConfig resilience;
     // espeak: syntheses queued or running, gateway-wide; openai: requests in flight per
     // shard. Past it a synthesis fails at once with `speech_busy`.
     std::size_t max_pending = 32;

@@ -711,12 +711,22 @@ void check_http_base_url(JsonSection& section, std::string& url) {
     while (url.ends_with('/')) url.pop_back();
 }
 
+// max_retries, circuit_breaker and retry_budget of a speech service: the providers' keys,
+// ranges and readers.
+void read_speech_resilience(JsonSection& section, SpeechResilienceConfig& resilience) {
+    section.read_integer("max_retries", resilience.max_retries, between(0, 10));
+    if (auto breaker = section.section("circuit_breaker")) read_circuit_breaker(*breaker, resilience.circuit_breaker);
+    if (auto budget = section.section("retry_budget")) read_retry_budget(*budget, resilience.retry_budget);
+}
+
 void read_speech_to_text(JsonSection section, SpeechToTextConfig& speech, const Environment& env) {
     section.read_choice("kind", speech.kind, speech_to_text_kinds);
     section.read_integer("max_pending", speech.max_pending, between(1, 100000));
     // Each kind's own keys; the other kinds' keys are refused, not silently ignored.
-    constexpr std::array<std::string_view, 7> openai_keys{"base_url", "api_key_env", "api_key_file", "model",
-                                                          "language", "ca_file", "timeout_ms"};
+    constexpr std::array<std::string_view, 10> openai_keys{"base_url",   "api_key_env",     "api_key_file",
+                                                           "model",      "language",        "ca_file",
+                                                           "timeout_ms", "max_retries",     "circuit_breaker",
+                                                           "retry_budget"};
     for (auto key : openai_keys)
         if (speech.kind != "openai" && section.find(key))
             throw ConfigError(section.path_of(key), "only for speech_to_text.kind \"openai\"");
@@ -730,6 +740,7 @@ void read_speech_to_text(JsonSection section, SpeechToTextConfig& speech, const 
     section.read_string("language", speech.language);
     section.read_non_empty_string("ca_file", speech.ca_file);
     section.read_duration("timeout_ms", speech.timeout, between(100, max_milliseconds));
+    read_speech_resilience(section, speech.resilience);
     section.reject_unknown_keys();
     if (speech.kind != "openai") return;
     check_http_base_url(section, speech.base_url);
@@ -777,8 +788,9 @@ void read_text_to_speech(JsonSection section, TextToSpeechConfig& speech, const 
     if (speech.kind == "openai") speech.voice = "alloy";
     section.read_non_empty_string("voice", speech.voice);
     // Each kind's own keys; the other kinds' keys are refused, not silently ignored.
-    constexpr std::array<std::string_view, 6> openai_keys{"base_url", "api_key_env", "api_key_file",
-                                                          "model",    "ca_file",     "timeout_ms"};
+    constexpr std::array<std::string_view, 9> openai_keys{"base_url",   "api_key_env", "api_key_file",
+                                                          "model",      "ca_file",     "timeout_ms",
+                                                          "max_retries", "circuit_breaker", "retry_budget"};
     for (auto key : openai_keys)
         if (speech.kind != "openai" && section.find(key))
             throw ConfigError(section.path_of(key), "only for text_to_speech.kind \"openai\"");
@@ -793,6 +805,7 @@ void read_text_to_speech(JsonSection section, TextToSpeechConfig& speech, const 
     section.read_non_empty_string("model", speech.model);
     section.read_non_empty_string("ca_file", speech.ca_file);
     section.read_duration("timeout_ms", speech.timeout, between(100, max_milliseconds));
+    read_speech_resilience(section, speech.resilience);
     section.reject_unknown_keys();
     if (speech.kind != "openai") return;
     check_http_base_url(section, speech.base_url);

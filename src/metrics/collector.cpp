@@ -95,8 +95,16 @@ void add_by_label(std::vector<MetricFamily>& out, const std::vector<const ShardM
 }  // namespace
 
 Collector::Collector(std::vector<const ShardMetrics*> shards, std::vector<std::string> provider_names,
-                     std::function<std::size_t()> sessions_active)
-    : shards_(std::move(shards)), provider_names_(std::move(provider_names)), sessions_active_(std::move(sessions_active)) {}
+                     std::function<std::size_t()> sessions_active, std::vector<SpeechService> speech_services)
+    : shards_(std::move(shards)), sessions_active_(std::move(sessions_active)) {
+    for (std::size_t p = 0; p < provider_names.size(); ++p) upstreams_.push_back({std::move(provider_names[p]), p, {}});
+    for (SpeechService service : speech_services) upstreams_.push_back({speech_service_label(service), 0, service});
+}
+
+const ProviderMetrics* Collector::UpstreamRow::of(const ShardMetrics& shard) const {
+    if (speech) return &shard.speech_upstreams[static_cast<std::size_t>(*speech)];
+    return provider < shard.providers.size() ? &shard.providers[provider] : nullptr;
+}
 
 std::vector<MetricFamily> Collector::collect() const {
     std::vector<MetricFamily> out;
@@ -243,19 +251,20 @@ std::vector<MetricFamily> Collector::collect() const {
                                MetricType::Counter);
         auto first_byte = family("voxgate_upstream_first_byte_seconds",
                                  "Upstream request start to first response body byte.", MetricType::Histogram);
-        for (std::size_t p = 0; p < provider_names_.size(); ++p) {
+        for (const UpstreamRow& row : upstreams_) {
             std::vector<std::uint64_t> by_code(600, 0);
             std::vector<const Histogram*> parts;
             for (auto* shard : shards_) {
-                if (p >= shard->providers.size()) continue;
-                shard->providers[p].requests.for_each_nonzero([&](int code, std::uint64_t v) { by_code[code] += v; });
-                parts.push_back(&shard->providers[p].first_byte_seconds);
+                const ProviderMetrics* metrics = row.of(*shard);
+                if (metrics == nullptr) continue;
+                metrics->requests.for_each_nonzero([&](int code, std::uint64_t v) { by_code[code] += v; });
+                parts.push_back(&metrics->first_byte_seconds);
             }
             for (int code = 0; code < 600; ++code)
                 if (by_code[code])
                     requests.metric.push_back(scalar(MetricType::Counter, static_cast<double>(by_code[code]),
-                                                     {{"code", std::to_string(code)}, {"provider", provider_names_[p]}}));
-            first_byte.metric.push_back(merged_histogram(parts, {{"provider", provider_names_[p]}}));
+                                                     {{"code", std::to_string(code)}, {"provider", row.label}}));
+            first_byte.metric.push_back(merged_histogram(parts, {{"provider", row.label}}));
         }
         out.push_back(std::move(requests));
         out.push_back(std::move(first_byte));
@@ -281,29 +290,40 @@ void Collector::collect_provider_resilience(std::vector<MetricFamily>& out) cons
                           "Upstream requests sent and waiting for the response head.", MetricType::Gauge);
     auto overloaded = family("voxgate_upstream_overloaded_total",
                              "Attempts refused because max_pending_requests were already waiting.", MetricType::Counter);
+    auto speech_retries = family("voxgate_speech_retries_total",
+                                 "Retries of speech-to-text and text-to-speech requests after a transient failure.",
+                                 MetricType::Counter);
     const auto severity = [](std::int64_t value) { return value == 1 ? 2 : value == 2 ? 1 : 0; };
-    for (std::size_t p = 0; p < provider_names_.size(); ++p) {
+    for (const UpstreamRow& row : upstreams_) {
         std::int64_t worst = 0;
-        double opened_sum = 0, fast_fail_sum = 0, denied_sum = 0, pending_sum = 0, overloaded_sum = 0;
+        double opened_sum = 0, fast_fail_sum = 0, denied_sum = 0, pending_sum = 0, overloaded_sum = 0, retry_sum = 0;
         for (auto* shard : shards_) {
-            if (p >= shard->providers.size()) continue;
-            const ProviderMetrics& metrics = shard->providers[p];
-            if (severity(metrics.circuit_state.value()) > severity(worst)) worst = metrics.circuit_state.value();
-            opened_sum += static_cast<double>(metrics.circuit_opened.value());
-            fast_fail_sum += static_cast<double>(metrics.circuit_fast_fails.value());
-            denied_sum += static_cast<double>(metrics.retries_denied.value());
-            pending_sum += static_cast<double>(metrics.pending_requests.value());
-            overloaded_sum += static_cast<double>(metrics.overloaded.value());
+            const ProviderMetrics* metrics = row.of(*shard);
+            if (metrics == nullptr) continue;
+            if (severity(metrics->circuit_state.value()) > severity(worst)) worst = metrics->circuit_state.value();
+            opened_sum += static_cast<double>(metrics->circuit_opened.value());
+            fast_fail_sum += static_cast<double>(metrics->circuit_fast_fails.value());
+            denied_sum += static_cast<double>(metrics->retries_denied.value());
+            pending_sum += static_cast<double>(metrics->pending_requests.value());
+            overloaded_sum += static_cast<double>(metrics->overloaded.value());
+            retry_sum += static_cast<double>(metrics->retries.value());
         }
-        const std::vector<ClientMetric::Label> labels{{"provider", provider_names_[p]}};
+        const std::vector<ClientMetric::Label> labels{{"provider", row.label}};
         state.metric.push_back(scalar(MetricType::Gauge, static_cast<double>(worst), labels));
         opened.metric.push_back(scalar(MetricType::Counter, opened_sum, labels));
         fast_fails.metric.push_back(scalar(MetricType::Counter, fast_fail_sum, labels));
         denied.metric.push_back(scalar(MetricType::Counter, denied_sum, labels));
+        if (row.speech) {
+            // A speech service has no pending limit of its own here (its max_pending refuses
+            // with transcription_busy / speech_busy), but it has its own retry count.
+            speech_retries.metric.push_back(scalar(MetricType::Counter, retry_sum, labels));
+            continue;
+        }
         pending.metric.push_back(scalar(MetricType::Gauge, pending_sum, labels));
         overloaded.metric.push_back(scalar(MetricType::Counter, overloaded_sum, labels));
     }
-    for (auto* f : {&state, &opened, &fast_fails, &denied, &pending, &overloaded}) out.push_back(std::move(*f));
+    for (auto* f : {&state, &opened, &fast_fails, &denied, &pending, &overloaded, &speech_retries})
+        out.push_back(std::move(*f));
 }
 
 std::string Collector::scrape() const { return prometheus::TextSerializer{}.Serialize(collect()); }

@@ -99,4 +99,8 @@ const char* key_limit_label(KeyLimit limit) {
     return "tokens_per_minute";
 }
 
+const char* speech_service_label(SpeechService service) {
+    return service == SpeechService::speech_to_text ? "speech_to_text" : "text_to_speech";
+}
+
 }  // namespace voxgate::metrics

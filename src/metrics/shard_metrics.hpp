@@ -132,7 +132,15 @@ struct ProviderMetrics {
     Counter retries_denied;         // retries the retry budget refused
     Gauge pending_requests;         // sent, waiting for the response head
     Counter overloaded;             // attempts refused at max_pending_requests
+    // Speech services only (the LLM engine counts its retries in ShardMetrics::upstream_retries).
+    Counter retries;                // voxgate_speech_retries_total{provider}
 };
+
+// The speech services of kind openai appear in the upstream families under these provider
+// labels (voxgate_upstream_requests_total{provider="speech_to_text"}, ...).
+enum class SpeechService : std::uint8_t { speech_to_text, text_to_speech };
+inline constexpr std::size_t speech_service_count = 2;
+const char* speech_service_label(SpeechService service);
 
 struct alignas(64) ShardMetrics {
     explicit ShardMetrics(std::size_t provider_count) : providers(provider_count) {}
@@ -204,6 +212,9 @@ struct alignas(64) ShardMetrics {
 
     // upstream; providers indexed as in Config::providers
     std::vector<ProviderMetrics> providers;
+    // The speech services' requests, retries and circuit breaker, indexed by SpeechService.
+    std::array<ProviderMetrics, speech_service_count> speech_upstreams;
+    ProviderMetrics& speech_upstream(SpeechService service) { return speech_upstreams[static_cast<std::size_t>(service)]; }
     Counter upstream_retries;
     Counter upstream_fallbacks;
 };

@@ -62,8 +62,12 @@ Runtime::Runtime(Config config) : context_(std::make_unique<GatewayContext>()) {
     for (auto& shard : shards_) shard_metrics.push_back(&shard->metrics());
     std::vector<std::string> provider_names;
     for (auto& provider : cfg.providers) provider_names.push_back(provider.name);
+    std::vector<metrics::SpeechService> speech_services;
+    if (cfg.speech_to_text.kind == "openai") speech_services.push_back(metrics::SpeechService::speech_to_text);
+    if (cfg.text_to_speech.kind == "openai") speech_services.push_back(metrics::SpeechService::text_to_speech);
     context_->collector = std::make_unique<metrics::Collector>(
-        std::move(shard_metrics), std::move(provider_names), [ctx = context_.get()] { return ctx->registry.size(); });
+        std::move(shard_metrics), std::move(provider_names), [ctx = context_.get()] { return ctx->registry.size(); },
+        std::move(speech_services));
     // Through the context, so a test that replaces the collector is scraped too.
     metrics_ = std::make_unique<MetricsService>([ctx = context_.get()] { return ctx->collector->scrape(); },
                                                 cfg.metrics, &shards_.front()->metrics().internal_errors);

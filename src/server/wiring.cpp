@@ -64,7 +64,7 @@ void wire_gateway(Runtime& runtime) {
         auto engine = std::make_shared<upstream::UpstreamEngine>(shard.io_context(), gateway.config, &shard.metrics());
         shard.set_responses(engine);
         if (speech.kind == "openai")
-            shard.set_speech_to_text(std::make_unique<speech::OpenAiSpeechToText>(engine->multi(), speech));
+            shard.set_speech_to_text(std::make_unique<speech::OpenAiSpeechToText>(engine->multi(), speech, &shard.metrics()));
         if (voice.kind == "espeak")
             shard.set_text_to_speech(std::make_unique<speech::EspeakTextToSpeech>(*gateway.espeak, &shard.metrics()));
         if (voice.kind == "openai")

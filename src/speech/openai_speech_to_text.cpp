@@ -12,8 +12,10 @@
 #include "protocol/random_bytes.hpp"
 #include "upstream/curl_multi.hpp"
 #include "upstream/provider_codec.hpp"
+#include "upstream/resilience/provider_guard.hpp"
 #include "upstream/redaction.hpp"
 #include "upstream/transfer.hpp"
+#include "metrics/shard_metrics.hpp"
 
 namespace voxgate::speech {
 
@@ -54,43 +56,79 @@ std::optional<std::string> transcript_of_reply(std::string_view body) {
     return upstream::printable_error_text(text->get<std::string>(), 64 * 1024);
 }
 
-// One transcription: the HTTP transfer, its deadline and where the result goes.
+// The message of an utterance refused by the open circuit: what happened and when it ends.
+constexpr std::string_view circuit_open_message =
+    "the speech-to-text service is unavailable: it failed repeatedly, so its circuit breaker is open and "
+    "utterances fail at once until a probe succeeds (speech_to_text.circuit_breaker.cooldown_ms)";
+
+// One transcription: its attempts (each an HTTP transfer), the backoff between them, the
+// deadline over all of them, and where the result goes. The timers' handlers capture `this`:
+// complete() cancels both before the request is freed by a task posted after their
+// cancelled handlers, which test `ec` before touching anything.
 class OpenAiSpeechToText::Request final : public upstream::TransferSink {
 public:
-    Request(OpenAiSpeechToText& owner, executor_type executor, Done done)
-        : owner_(owner), transfer_(owner.multi_, *this), timer_(executor), executor_(executor), done_(std::move(done)) {}
+    Request(OpenAiSpeechToText& owner, executor_type executor, Done done, upstream::TransferRequest request)
+        : owner_(owner),
+          attempts_(owner.upstream_),
+          request_(std::move(request)),
+          deadline_timer_(executor),
+          backoff_timer_(executor),
+          executor_(executor),
+          done_(std::move(done)) {}
 
-    error_code start(upstream::TransferRequest request, std::chrono::milliseconds timeout) {
-        timer_.expires_after(timeout);
-        timer_.async_wait([this](error_code ec) {
+    void begin(std::chrono::milliseconds timeout) {
+        deadline_ = std::chrono::steady_clock::now() + timeout;
+        deadline_timer_.expires_at(deadline_);
+        deadline_timer_.async_wait([this](error_code ec) {
             if (ec || finished_) return;
-            transfer_.cancel();
-            fail("transcription_failed", "the speech-to-text provider did not answer within speech_to_text.timeout_ms");
+            if (transfer_) {
+                transfer_.reset();
+                attempts_.count(metrics::StatusCodeCounters::transport_error);
+                attempts_.failed(/*provider_fault=*/true);  // too slow is the service's fault
+            }
+            fail("transcription_failed",
+                 "the speech-to-text provider did not answer within speech_to_text.timeout_ms" + retries_note());
         });
-        return transfer_.start(std::move(request));
+        start_attempt();
     }
 
-    void on_response_start(int status, const upstream::ResponseHeaders&) override { status_ = status; }
+    void on_response_start(int status, const upstream::ResponseHeaders& headers) override {
+        status_ = status;
+        attempts_.count(status);
+        retry_after_ = upstream::parse_retry_after(headers.retry_after, headers.retry_after_ms);
+    }
     void on_body(std::string_view bytes) override {
+        attempts_.first_byte();
         if (body_.size() + bytes.size() > max_reply_bytes) {
-            transfer_.cancel();
+            transfer_.reset();
+            attempts_.failed(/*provider_fault=*/false);
             return fail("transcription_failed", "the speech-to-text provider's reply is larger than 256 KiB");
         }
         body_.append(bytes);
     }
     void on_complete(error_code ec) override {
         if (finished_) return;
-        if (ec) return fail("transcription_failed", "the speech-to-text provider could not be reached (" +
-                                                        upstream::printable_error_text(transfer_.error_detail()) + ")");
+        if (ec) {
+            attempts_.count(metrics::StatusCodeCounters::transport_error);
+            const auto failure = upstream::resilience::classify_transport_failure(ec);
+            return attempt_failed(upstream::resilience::is_transient(failure), upstream::resilience::is_transient(failure),
+                                  "the speech-to-text provider could not be reached (" +
+                                      upstream::printable_error_text(transfer_->error_detail()) + ")");
+        }
         if (status_ != 200) {
             std::string detail = upstream::printable_error_text(body_);
             const std::string_view key = owner_.config_.api_key;
             upstream::redact_secrets(detail, std::span(&key, 1));
-            return fail("transcription_failed",
-                        "the speech-to-text provider answered HTTP " + std::to_string(status_) + ": " + detail);
+            return attempt_failed(upstream::is_retryable_status(status_),
+                                  upstream::resilience::is_provider_fault(status_, {}, false),
+                                  "the speech-to-text provider answered HTTP " + std::to_string(status_) + ": " + detail);
         }
         auto transcript = transcript_of_reply(body_);
-        if (!transcript) return fail("transcription_failed", "the speech-to-text provider's reply has no \"text\"");
+        if (!transcript) {
+            attempts_.failed(/*provider_fault=*/false);
+            return fail("transcription_failed", "the speech-to-text provider's reply has no \"text\"");
+        }
+        attempts_.succeeded();
         complete({std::move(*transcript), {}, {}});
     }
 
@@ -98,26 +136,71 @@ public:
     executor_type executor() const { return executor_; }
 
 private:
+    void start_attempt() {
+        if (!attempts_.admit()) return fail("transcription_unavailable", std::string(circuit_open_message));
+        status_ = 0;
+        body_.clear();
+        retry_after_.reset();
+        // Each attempt sends the same request; the last one possible may take it.
+        const bool last_chance = attempts_.retries_made() >= owner_.config_.resilience.max_retries;
+        transfer_.emplace(owner_.multi_, *this);
+        if (transfer_->start(last_chance ? std::move(request_) : request_)) {
+            transfer_.reset();
+            attempts_.failed(/*provider_fault=*/false);
+            fail("transcription_failed", "the speech-to-text request could not be started");
+        }
+    }
+
+    void attempt_failed(bool transient, bool provider_fault, std::string message) {
+        transfer_.reset();
+        attempts_.failed(provider_fault);
+        const auto decision = attempts_.next_retry(
+            {.transient = transient, .server_delay = retry_after_, .time_left = deadline_ - std::chrono::steady_clock::now()});
+        if (!decision.retry()) return fail("transcription_failed", message + retries_note());
+        backoff_timer_.expires_after(decision.delay);
+        backoff_timer_.async_wait([this](error_code ec) {
+            if (ec || finished_) return;
+            start_attempt();
+        });
+    }
+
+    std::string retries_note() const {
+        const int retries = attempts_.retries_made();
+        if (retries == 0) return {};
+        return " (after " + std::to_string(retries) + (retries == 1 ? " retry)" : " retries)");
+    }
+
     void fail(std::string code, std::string message) { complete({{}, std::move(code), std::move(message)}); }
     void complete(Transcription result) {
         if (finished_) return;
         finished_ = true;
-        timer_.cancel();
+        attempts_.release();
+        deadline_timer_.cancel();
+        backoff_timer_.cancel();
         owner_.finish(*this, std::move(result));
     }
 
     OpenAiSpeechToText& owner_;
-    upstream::Transfer transfer_;
-    asio::steady_timer timer_;
+    SpeechAttempts attempts_;
+    upstream::TransferRequest request_;  // sent again by a retry
+    std::optional<upstream::Transfer> transfer_;  // the attempt in flight
+    asio::steady_timer deadline_timer_;
+    asio::steady_timer backoff_timer_;
+    std::chrono::steady_clock::time_point deadline_{};
     executor_type executor_;
     Done done_;
     int status_ = 0;
+    std::optional<std::chrono::milliseconds> retry_after_;
     std::string body_;
     bool finished_ = false;
 };
 
-OpenAiSpeechToText::OpenAiSpeechToText(upstream::CurlMulti& multi, const SpeechToTextConfig& config)
-    : multi_(multi), config_(config) {}
+OpenAiSpeechToText::OpenAiSpeechToText(upstream::CurlMulti& multi, const SpeechToTextConfig& config,
+                                       metrics::ShardMetrics* metrics, upstream::resilience::RetryPolicy backoff)
+    : multi_(multi),
+      config_(config),
+      upstream_("speech_to_text", config.resilience,
+                metrics ? &metrics->speech_upstream(metrics::SpeechService::speech_to_text) : nullptr, backoff) {}
 
 OpenAiSpeechToText::~OpenAiSpeechToText() = default;
 
@@ -144,15 +227,9 @@ void OpenAiSpeechToText::transcribe(std::vector<std::int16_t> samples, int sampl
     if (!config_.api_key.empty()) request.headers.emplace_back("authorization", "Bearer " + config_.api_key);
     request.ca_file = config_.ca_file;
 
-    auto& slot = requests_.emplace_back(std::make_unique<Request>(*this, executor, std::move(done)));
-    Request& started = *slot;
-    if (auto ec = started.start(std::move(request), config_.timeout)) {
-        Done failed = std::move(started.done());
-        requests_.pop_back();
-        asio::post(executor, [failed = std::move(failed)]() mutable {
-            failed({{}, "transcription_failed", "the speech-to-text request could not be started"});
-        });
-    }
+    // Every outcome, the first attempt's included, is posted by finish(): never from in here.
+    auto& slot = requests_.emplace_back(std::make_unique<Request>(*this, executor, std::move(done), std::move(request)));
+    slot->begin(config_.timeout);
 }
 
 void OpenAiSpeechToText::finish(Request& request, Transcription result) {

@@ -7,7 +7,12 @@
 // One per shard, on the shard's CurlMulti (the transport the LLM providers use), so the
 // request and its reply stay on the session's thread. Bounded: at most `max_pending`
 // requests in flight per shard (transcription_busy past it), a reply body of at most
-// max_reply_bytes, and a deadline of `timeout` per request.
+// max_reply_bytes, and a deadline of `timeout` per utterance, all its attempts included.
+//
+// Resilience (speech/speech_upstream.hpp): a transient failure (connect error, lost
+// connection, 408 409 429 5xx 529) is retried, the whole request again, up to
+// speech_to_text.max_retries within the deadline; this shard's circuit breaker for the
+// service fails utterances at once with transcription_unavailable while it is open.
 #include <cstdint>
 #include <list>
 #include <optional>
@@ -16,11 +21,15 @@
 #include <vector>
 
 #include "speech/speech_to_text.hpp"
+#include "speech/speech_upstream.hpp"
 #include "voxgate/config.hpp"
 #include "voxgate/net.hpp"
 
 namespace voxgate::upstream {
 class CurlMulti;
+}
+namespace voxgate::metrics {
+struct ShardMetrics;
 }
 
 namespace voxgate::speech {
@@ -39,10 +48,15 @@ class OpenAiSpeechToText final : public SpeechToText {
 public:
     static constexpr std::size_t max_reply_bytes = 256 * 1024;
 
-    OpenAiSpeechToText(upstream::CurlMulti& multi, const SpeechToTextConfig& config);
+    // `metrics` may be null; `backoff` is the wait between retries (tests shorten it).
+    OpenAiSpeechToText(upstream::CurlMulti& multi, const SpeechToTextConfig& config,
+                       metrics::ShardMetrics* metrics = nullptr, upstream::resilience::RetryPolicy backoff = {});
     ~OpenAiSpeechToText() override;
 
     void transcribe(std::vector<std::int16_t> samples, int sample_rate, executor_type executor, Done done) override;
+
+    std::size_t in_flight() const { return requests_.size(); }
+    const SpeechUpstream& upstream() const { return upstream_; }
 
 private:
     class Request;
@@ -50,6 +64,7 @@ private:
 
     upstream::CurlMulti& multi_;
     const SpeechToTextConfig& config_;
+    SpeechUpstream upstream_;                       // before requests_: they use it until they go
     std::list<std::unique_ptr<Request>> requests_;  // in flight; finished ones are freed by post
 };
 

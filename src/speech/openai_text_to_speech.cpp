@@ -12,6 +12,7 @@
 #include "speech/synthesis_delivery.hpp"
 #include "upstream/curl_multi.hpp"
 #include "upstream/provider_codec.hpp"
+#include "upstream/resilience/provider_guard.hpp"
 #include "upstream/redaction.hpp"
 #include "upstream/transfer.hpp"
 
@@ -37,34 +38,60 @@ std::string speech_error_excerpt(std::string_view body, std::string_view api_key
     return excerpt;
 }
 
-// One synthesis: the HTTP transfer, its deadline, and the delivery its audio goes to.
+constexpr std::string_view circuit_open_message =
+    "the text-to-speech service is unavailable: it failed repeatedly, so its circuit breaker is open and "
+    "speech fails at once until a probe succeeds (text_to_speech.circuit_breaker.cooldown_ms)";
+
+// One synthesis: its attempts (each an HTTP transfer), the backoff between them, the
+// deadline over all of them, and the delivery its audio goes to. The timers' handlers
+// capture `this`: complete() and cancel_source() cancel both before the request is freed by
+// a task posted after their cancelled handlers, which test `ec` before touching anything.
 class OpenAiTextToSpeech::Request final : public upstream::TransferSink, public SynthesisSource {
 public:
-    Request(OpenAiTextToSpeech& owner, executor_type executor, std::shared_ptr<SynthesisDelivery> delivery)
-        : owner_(owner), transfer_(owner.multi_, *this), timer_(executor), delivery_(std::move(delivery)) {
+    Request(OpenAiTextToSpeech& owner, executor_type executor, std::shared_ptr<SynthesisDelivery> delivery,
+            upstream::TransferRequest request)
+        : owner_(owner),
+          attempts_(owner.upstream_),
+          request_(std::move(request)),
+          deadline_timer_(executor),
+          backoff_timer_(executor),
+          delivery_(std::move(delivery)) {
         delivery_->attach(this);
     }
     ~Request() { delivery_->detach(); }
 
-    error_code start(upstream::TransferRequest request, std::chrono::milliseconds timeout) {
-        if (auto ec = transfer_.start(std::move(request))) return ec;
-        timer_.expires_after(timeout);
-        // Cancelled (and so called with an error, which it checks first) before the request is freed.
-        timer_.async_wait([this](error_code ec) {
+    void begin(std::chrono::milliseconds timeout) {
+        deadline_ = std::chrono::steady_clock::now() + timeout;
+        deadline_timer_.expires_at(deadline_);
+        deadline_timer_.async_wait([this](error_code ec) {
             if (ec || finished_) return;
-            transfer_.cancel();
-            fail("speech_failed", "the text-to-speech provider did not finish within text_to_speech.timeout_ms");
+            if (transfer_) {
+                transfer_.reset();
+                attempts_.count(metrics::StatusCodeCounters::transport_error);
+                attempts_.failed(/*provider_fault=*/true);  // too slow is the service's fault
+            }
+            fail("speech_failed",
+                 "the text-to-speech provider did not finish within text_to_speech.timeout_ms" + retries_note());
         });
-        return {};
+        start_attempt();
     }
 
     // TransferSink
-    void on_response_start(int status, const upstream::ResponseHeaders&) override { status_ = status; }
+    void on_response_start(int status, const upstream::ResponseHeaders& headers) override {
+        status_ = status;
+        attempts_.count(status);
+        retry_after_ = upstream::parse_retry_after(headers.retry_after, headers.retry_after_ms);
+    }
     void on_body(std::string_view bytes) override {
         if (finished_) return;
+        attempts_.first_byte();
         if (status_ < 200 || status_ > 299) {
             error_body_.append(bytes.substr(0, max_error_bytes - std::min(max_error_bytes, error_body_.size())));
             return;
+        }
+        if (!bytes.empty() && !audio_delivered_) {
+            audio_delivered_ = true;
+            attempts_.succeeded();  // the service speaks: a later cut is no reason to open its circuit
         }
         // PCM16 little-endian; a sample split between two pieces waits in carry_.
         std::vector<std::int16_t> samples;
@@ -86,25 +113,39 @@ public:
     void on_complete(error_code ec) override {
         if (finished_) return;
         if (ec) {
+            attempts_.count(metrics::StatusCodeCounters::transport_error);
             // curl's detail may name internal hosts: the log has it, the client a generic line.
             spdlog::warn("text-to-speech: request to {}/audio/speech failed: {}", owner_.config_.base_url,
-                         upstream::printable_error_text(transfer_.error_detail()));
-            return fail("speech_failed", "the text-to-speech provider could not be reached");
+                         upstream::printable_error_text(transfer_->error_detail()));
+            const bool transient =
+                upstream::resilience::is_transient(upstream::resilience::classify_transport_failure(ec));
+            return attempt_failed(transient, transient, "the text-to-speech provider could not be reached");
         }
         if (status_ < 200 || status_ > 299)
-            return fail("speech_failed", "the text-to-speech provider answered HTTP " + std::to_string(status_) +
-                                             ": " + speech_error_excerpt(error_body_, owner_.config_.api_key));
+            return attempt_failed(upstream::is_retryable_status(status_),
+                                  upstream::resilience::is_provider_fault(status_, {}, false),
+                                  "the text-to-speech provider answered HTTP " + std::to_string(status_) + ": " +
+                                      speech_error_excerpt(error_body_, owner_.config_.api_key));
+        attempts_.succeeded();
         complete({});
     }
 
     // SynthesisSource: the handle's calls.
-    void pause_source() override { transfer_.pause(); }
-    void resume_source() override { transfer_.resume(); }
+    void pause_source() override {
+        paused_ = true;
+        if (transfer_) transfer_->pause();
+    }
+    void resume_source() override {
+        paused_ = false;
+        if (transfer_) transfer_->resume();
+    }
     void cancel_source() override {
         if (finished_) return;
         finished_ = true;
-        timer_.cancel();
-        transfer_.cancel();
+        attempts_.release();  // a cancel is no verdict on the service
+        deadline_timer_.cancel();
+        backoff_timer_.cancel();
+        transfer_.reset();
         owner_.finish(*this);
     }
 
@@ -112,29 +153,81 @@ private:
     static std::int16_t sample_of(unsigned char low, unsigned char high) {
         return static_cast<std::int16_t>(static_cast<std::uint16_t>(low | (high << 8)));
     }
+
+    void start_attempt() {
+        if (!attempts_.admit()) return fail("speech_unavailable", std::string(circuit_open_message));
+        status_ = 0;
+        error_body_.clear();
+        retry_after_.reset();
+        const bool last_chance = attempts_.retries_made() >= owner_.config_.resilience.max_retries;
+        transfer_.emplace(owner_.multi_, *this);
+        if (transfer_->start(last_chance ? std::move(request_) : request_)) {
+            transfer_.reset();
+            attempts_.failed(/*provider_fault=*/false);
+            return fail("speech_failed", "the text-to-speech request could not be started");
+        }
+        if (paused_) transfer_->pause();
+    }
+
+    void attempt_failed(bool transient, bool provider_fault, std::string message) {
+        transfer_.reset();
+        attempts_.failed(provider_fault);
+        const auto decision = attempts_.next_retry({.transient = transient,
+                                                    .delivered = audio_delivered_,
+                                                    .server_delay = retry_after_,
+                                                    .time_left = deadline_ - std::chrono::steady_clock::now()});
+        if (decision.verdict == upstream::resilience::RetryVerdict::delivered)
+            message += " after its audio had started";
+        if (!decision.retry()) return fail("speech_failed", message + retries_note());
+        backoff_timer_.expires_after(decision.delay);
+        backoff_timer_.async_wait([this](error_code ec) {
+            if (ec || finished_) return;
+            start_attempt();
+        });
+    }
+
+    std::string retries_note() const {
+        const int retries = attempts_.retries_made();
+        if (retries == 0) return {};
+        return " (after " + std::to_string(retries) + (retries == 1 ? " retry)" : " retries)");
+    }
+
     void fail(std::string code, std::string message) { complete({std::move(code), std::move(message)}); }
     void complete(SynthesisResult result) {
         if (finished_) return;
         finished_ = true;
-        timer_.cancel();
+        attempts_.release();
+        deadline_timer_.cancel();
+        backoff_timer_.cancel();
         delivery_->post_done(std::move(result));
         owner_.finish(*this);
     }
 
     OpenAiTextToSpeech& owner_;
-    upstream::Transfer transfer_;
-    steady_timer timer_;
+    SpeechAttempts attempts_;
+    upstream::TransferRequest request_;           // sent again by a retry
+    std::optional<upstream::Transfer> transfer_;  // the attempt in flight
+    steady_timer deadline_timer_;
+    steady_timer backoff_timer_;
+    std::chrono::steady_clock::time_point deadline_{};
     std::shared_ptr<SynthesisDelivery> delivery_;
     int status_ = 0;
+    std::optional<std::chrono::milliseconds> retry_after_;
     std::string error_body_;
     unsigned char carry_ = 0;
     bool has_carry_ = false;
+    bool audio_delivered_ = false;  // a 2xx body byte went to the delivery: never retried after
+    bool paused_ = false;
     bool finished_ = false;
 };
 
 OpenAiTextToSpeech::OpenAiTextToSpeech(upstream::CurlMulti& multi, const TextToSpeechConfig& config,
-                                       metrics::ShardMetrics* metrics)
-    : multi_(multi), config_(config), metrics_(metrics) {}
+                                       metrics::ShardMetrics* metrics, upstream::resilience::RetryPolicy backoff)
+    : multi_(multi),
+      config_(config),
+      metrics_(metrics),
+      upstream_("text_to_speech", config.resilience,
+                metrics ? &metrics->speech_upstream(metrics::SpeechService::text_to_speech) : nullptr, backoff) {}
 
 OpenAiTextToSpeech::~OpenAiTextToSpeech() = default;
 
@@ -167,11 +260,9 @@ std::unique_ptr<SynthesisHandle> OpenAiTextToSpeech::synthesize(SynthesisRequest
     if (!config_.api_key.empty()) transfer.headers.emplace_back("authorization", "Bearer " + config_.api_key);
     transfer.ca_file = config_.ca_file;
 
-    auto& slot = requests_.emplace_back(std::make_unique<Request>(*this, executor, delivery));
-    if (slot->start(std::move(transfer), config_.timeout)) {
-        requests_.pop_back();
-        delivery->post_done({"speech_failed", "the text-to-speech request could not be started"});
-    }
+    // Every outcome, the first attempt's included, is posted by the delivery: never from in here.
+    auto& slot = requests_.emplace_back(std::make_unique<Request>(*this, executor, delivery, std::move(transfer)));
+    slot->begin(config_.timeout);
     return handle;
 }
 

@@ -11,12 +11,19 @@
 // max_error_bytes kept of an error reply. Every other failure (HTTP error, transport,
 // deadline, unset key variable) is speech_failed, its message naming the cause
 // (docs/protocol.md's error table).
+//
+// Resilience (speech/speech_upstream.hpp): a transient failure (connect error, lost
+// connection, 408 409 429 5xx 529) is retried up to text_to_speech.max_retries within the
+// deadline, but only while no audio byte has been delivered: after that a retry would
+// repeat audio the listener already has, so the synthesis fails. This shard's circuit
+// breaker for the service fails syntheses at once with speech_unavailable while it is open.
 #include <cstddef>
 #include <list>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "speech/speech_upstream.hpp"
 #include "speech/text_to_speech.hpp"
 #include "voxgate/config.hpp"
 #include "voxgate/net.hpp"
@@ -42,7 +49,9 @@ public:
     static constexpr std::size_t max_text_bytes = 4096;  // OpenAI's input limit (characters)
     static constexpr std::size_t max_error_bytes = 4096;
 
-    OpenAiTextToSpeech(upstream::CurlMulti& multi, const TextToSpeechConfig& config, metrics::ShardMetrics* metrics);
+    // `metrics` may be null; `backoff` is the wait between retries (tests shorten it).
+    OpenAiTextToSpeech(upstream::CurlMulti& multi, const TextToSpeechConfig& config, metrics::ShardMetrics* metrics,
+                       upstream::resilience::RetryPolicy backoff = {});
     ~OpenAiTextToSpeech() override;
 
     int sample_rate() const override { return pcm_sample_rate; }
@@ -50,6 +59,7 @@ public:
                                                 SynthesisObserver& observer) override;
 
     std::size_t in_flight() const { return requests_.size(); }
+    const SpeechUpstream& upstream() const { return upstream_; }
 
 private:
     class Request;
@@ -58,6 +68,7 @@ private:
     upstream::CurlMulti& multi_;
     const TextToSpeechConfig& config_;
     metrics::ShardMetrics* metrics_;
+    SpeechUpstream upstream_;                       // before requests_: they use it until they go
     std::list<std::unique_ptr<Request>> requests_;  // in flight
 };
 

@@ -389,24 +389,27 @@ private:
         const std::string reason = detail.empty() ? ec.message() : detail;
         UpstreamError error;
         error.type = "server_error";
-        if (is_tls_verification_failure(ec)) {
+        const auto failure = resilience::classify_transport_failure(ec);
+        error.retryable = resilience::is_transient(failure) && !content_seen_;
+        switch (failure) {
+        case resilience::TransportFailure::tls_verification:
             // A configuration problem (ca_file, host name): retrying cannot help.
             error.code = "upstream_tls_error";
             error.message = "TLS certificate verification failed for provider " + in_quotes(name) + ": " + reason +
                             " (check the provider's ca_file and base_url host)";
-            error.retryable = false;
-        } else if (is_connect_failure(ec)) {
+            break;
+        case resilience::TransportFailure::connect:
             error.code = "upstream_connect_failed";
             error.message = "could not connect to provider " + in_quotes(name) + ": " + reason;
-            error.retryable = true;
-        } else if (ec.category() == transfer_category()) {
+            break;
+        case resilience::TransportFailure::malformed:
             error.code = "upstream_malformed";
             error.message = "provider " + in_quotes(name) + ": " + ec.message();
-            error.retryable = false;
-        } else {
+            break;
+        case resilience::TransportFailure::connection_lost:
             error.code = "upstream_connection_lost";
             error.message = "the connection to provider " + in_quotes(name) + " failed: " + reason;
-            error.retryable = !content_seen_;
+            break;
         }
         return error;
     }
@@ -418,29 +421,34 @@ private:
         judge_attempt(resilience::is_provider_fault(error.http_status, error.code, error.retryable) ? Verdict::failure
                                                                                                    : Verdict::none);
         release_attempt();
-        if (content_seen_) return fail(error);  // a retry would repeat what the client already has
 
         const RoutedProvider& failed = provider();
         const auto now = Clock::now();
-        if (error.retryable && retries_used_ < failed.config.max_retries) {
-            const auto delay = resilience::retry_delay(engine_->options_.retry, retries_used_, error.retry_after,
+        const auto decision = resilience::decide_retry(engine_->options_.retry,
+                                                       {.retries_made = retries_used_,
+                                                        .max_retries = failed.config.max_retries,
+                                                        .transient = error.retryable,
+                                                        .delivered = content_seen_,
+                                                        .server_delay = error.retry_after,
+                                                        .time_left = total_deadline_ - now},
                                                        engine_->jitter_random_);
-            if (now + delay < total_deadline_) {
-                // The budget bounds the retries a storm of failures may add to this provider's load.
-                if (acquire_retry_slot()) {
-                    ++retries_used_;
-                    if (engine_->metrics_ != nullptr) engine_->metrics_->upstream_retries.inc();
-                    spdlog::debug("upstream: provider \"{}\" failed ({}), retry {} of {} in {} ms", failed.name(),
-                                  error.code.empty() ? error.type : error.code, retries_used_,
-                                  failed.config.max_retries, delay.count());
-                    phase_ = Phase::backing_off;
-                    retry_at_ = now + delay;
-                    return arm_timer();
-                }
-                if (auto* metrics = provider_metrics()) metrics->retries_denied.inc();
-                spdlog::debug("upstream: provider \"{}\" failed ({}); its retry budget is spent, no retry",
-                              failed.name(), error.code.empty() ? error.type : error.code);
+        // A retry would repeat what the client already has, and so would another provider.
+        if (decision.verdict == resilience::RetryVerdict::delivered) return fail(error);
+        if (decision.retry()) {
+            // The budget bounds the retries a storm of failures may add to this provider's load.
+            if (acquire_retry_slot()) {
+                ++retries_used_;
+                if (engine_->metrics_ != nullptr) engine_->metrics_->upstream_retries.inc();
+                spdlog::debug("upstream: provider \"{}\" failed ({}), retry {} of {} in {} ms", failed.name(),
+                              error.code.empty() ? error.type : error.code, retries_used_, failed.config.max_retries,
+                              decision.delay.count());
+                phase_ = Phase::backing_off;
+                retry_at_ = now + decision.delay;
+                return arm_timer();
             }
+            if (auto* metrics = provider_metrics()) metrics->retries_denied.inc();
+            spdlog::debug("upstream: provider \"{}\" failed ({}); its retry budget is spent, no retry", failed.name(),
+                          error.code.empty() ? error.type : error.code);
         }
         if (is_request_error(error)) return fail(error);
         next_provider_or_fail(error);

@@ -16,7 +16,8 @@
 //     2xx head      -> SseParser -> codec decoder -> the observer (deltas forwarded as views)
 //   decoder done    -> on_done(completed; incomplete when the finish reason is `length`)
 //
-// Retries happen only while no text or tool-call delta has reached the observer:
+// Retries happen only while no text or tool-call delta has reached the observer
+// (resilience::decide_retry, the decision every upstream family shares):
 //   retried (same provider, up to max_retries, backoff below):
 //     connect / DNS / TLS-handshake failures, except certificate verification failures;
 //     HTTP statuses the codec calls retryable (408 409 429 5xx 529; not an exhausted quota);
@@ -78,6 +79,7 @@
 #include "upstream/curl_multi.hpp"
 #include "upstream/resilience/provider_guard.hpp"
 #include "upstream/resilience/retry_backoff.hpp"
+#include "upstream/resilience/retry_decision.hpp"
 #include "upstream/response_source.hpp"
 #include "upstream/route_table.hpp"
 #include "voxgate/config.hpp"

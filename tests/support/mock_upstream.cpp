@@ -663,8 +663,13 @@ private:
         }
         int status = 200;
         json reply;
+        std::string extra_headers;
         const auto wav = audio::decode_wav(fields["file"]);
-        if (fields["model"] == "mock-fail") {
+        if (const auto failure = owner_.take_transcription_failure()) {
+            status = failure->fail_status;
+            reply = {{"error", {{"message", "The server is overloaded (mock transcription)"}, {"type", "server_error"}}}};
+            if (!failure->retry_after.empty()) extra_headers = "retry-after: " + failure->retry_after + "\r\n";
+        } else if (fields["model"] == "mock-fail") {
             status = 401;
             reply = {{"error", {{"message", "Incorrect API key provided: " + received.header("authorization")},
                                 {"type", "invalid_request_error"}}}};
@@ -679,6 +684,7 @@ private:
         const std::string body = reply.dump();
         std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
         head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+        head += extra_headers;
         if (!keep_alive) head += "Connection: close\r\n";
         head += "\r\n";
         co_return co_await write_all(stream, head + body) && keep_alive;
@@ -704,6 +710,7 @@ private:
         }
         if (speech.first_ms > 0 && !co_await sleep(speech.first_ms)) co_return false;
         int status = speech.status;
+        if (const int failure = owner_.take_speech_failure()) status = failure;
         std::string message;
         if (status == 401) message = "Incorrect API key provided: " + received.header("authorization");
         if (status == 200 && string_member(body, "response_format") != "pcm") {
@@ -735,8 +742,13 @@ private:
         if (!co_await write_all(stream, head)) co_return false;
         const std::size_t chunk_bytes = static_cast<std::size_t>(speech.chunk_ms) * 48 - 1;  // odd on purpose
         const int gap_ms = static_cast<int>(speech.chunk_ms * speech.realtime_factor);
-        for (std::size_t at = 0; at < pcm.size(); at += chunk_bytes) {
+        int chunks_sent = 0;
+        for (std::size_t at = 0; at < pcm.size(); at += chunk_bytes, ++chunks_sent) {
             if (at > 0 && gap_ms > 0 && !co_await sleep(gap_ms)) co_return false;
+            if (chunks_sent == speech.reset_after_chunks) {  // after the gap: the sent audio has arrived
+                reset(lowest_socket(stream));
+                co_return false;
+            }
             if (!co_await write_all(stream, chunked(std::string_view(pcm).substr(at, chunk_bytes)))) co_return false;
         }
         co_return co_await write_all(stream, "0\r\n\r\n") && keep_alive;
@@ -939,6 +951,39 @@ void MockUpstream::reset_scripts() {
 void MockUpstream::set_speech(MockSpeech speech) {
     const std::lock_guard lock(mutex_);
     speech_ = speech;
+    speech_failures_left_ = speech.fail_first;
+}
+
+int MockUpstream::take_speech_failure() {
+    const std::lock_guard lock(mutex_);
+    if (speech_failures_left_ <= 0) return 0;
+    --speech_failures_left_;
+    return speech_.fail_status;
+}
+
+void MockUpstream::set_transcription(MockTranscription transcription) {
+    const std::lock_guard lock(mutex_);
+    transcription_ = transcription;
+    transcription_failures_left_ = transcription.fail_first;
+}
+
+std::optional<MockTranscription> MockUpstream::take_transcription_failure() {
+    const std::lock_guard lock(mutex_);
+    if (transcription_failures_left_ <= 0) return std::nullopt;
+    --transcription_failures_left_;
+    return transcription_;
+}
+
+std::size_t MockUpstream::transcription_request_count() const {
+    std::size_t count = 0;
+    for (const auto& request : requests()) count += format_of(request.target) == Format::transcription ? 1 : 0;
+    return count;
+}
+
+std::size_t MockUpstream::speech_request_count() const {
+    std::size_t count = 0;
+    for (const auto& request : requests()) count += format_of(request.target) == Format::speech ? 1 : 0;
+    return count;
 }
 
 MockSpeech MockUpstream::speech() const {

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -70,6 +71,18 @@ struct MockSpeech {
     double realtime_factor = 0;  // "rtf": time spent sending per second of audio; 0 = as fast as possible
     int chunk_ms = 100;          // "chunk_ms": audio per HTTP chunk
     int status = 200;            // "status": non-200 answers OpenAI's error JSON; 401 quotes the Authorization header
+    // Failures for resilience tests (set_speech only, not in a directive):
+    int fail_first = 0;          // the first K requests after set_speech answer fail_status...
+    int fail_status = 503;       // ...(with OpenAI's error JSON)
+    int reset_after_chunks = -1; // after K audio chunks reset the connection (RST) mid-body
+};
+
+// How POST .../audio/transcriptions answers, beyond the model-driven cases below: failures
+// for resilience tests. Set with MockUpstream::set_transcription.
+struct MockTranscription {
+    int fail_first = 0;     // the first K requests after set_transcription answer fail_status
+    int fail_status = 503;  // (with OpenAI's error JSON)
+    std::string retry_after;  // "retry-after" header on those failures (seconds), "" = none
 };
 // The samples the mock sends for an input of `input_bytes` bytes.
 std::vector<std::int16_t> mock_speech_samples(std::size_t input_bytes, int ms_per_char);
@@ -141,6 +154,11 @@ public:
     void set_speech(MockSpeech speech);
     MockSpeech speech() const;
     std::vector<SpeechRequest> speech_requests() const;
+    // How /audio/transcriptions fails from now on (its fail_first counts from this call).
+    void set_transcription(MockTranscription transcription);
+    // Requests received for /audio/transcriptions and /audio/speech so far.
+    std::size_t transcription_request_count() const;
+    std::size_t speech_request_count() const;
 
 private:
     class Server;
@@ -162,6 +180,12 @@ private:
     std::map<std::string, int> attempts_;
     std::vector<std::string> alpn_offers_;
     MockSpeech speech_;
+    int speech_failures_left_ = 0;  // of speech_.fail_first
+    MockTranscription transcription_;
+    int transcription_failures_left_ = 0;
+    // Takes one scripted failure if any is left: the status to answer, or 0.
+    int take_speech_failure();
+    std::optional<MockTranscription> take_transcription_failure();
     std::unique_ptr<Server> server_;  // last: stops before the state above goes away
     std::thread thread_;
 };

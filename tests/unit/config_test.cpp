@@ -795,6 +795,70 @@ TEST(ConfigVoice, ErrorsNameTheKey) {
               std::string::npos);
 }
 
+// max_retries, circuit_breaker and retry_budget of speech_to_text / text_to_speech kind openai:
+// the providers' keys, ranges and readers.
+TEST(ConfigVoice, OpenAiSpeechServicesReadRetriesCircuitBreakerAndRetryBudget) {
+    for (const std::string section : {"speech_to_text", "text_to_speech"}) {
+        SCOPED_TRACE(section);
+        auto config = from_json(R"({")" + section + R"(": {"kind": "openai", "max_retries": 4,
+            "circuit_breaker": {"enabled": false, "consecutive_failures": 3, "failure_rate": 0.25,
+                                "min_requests": 7, "window_ms": 5000, "cooldown_ms": 2500},
+            "retry_budget": {"fraction": 0.1, "min_retries": 1}}})");
+        const SpeechResilienceConfig& read =
+            section == "speech_to_text" ? config.speech_to_text.resilience : config.text_to_speech.resilience;
+        EXPECT_EQ(read.max_retries, 4);
+        EXPECT_FALSE(read.circuit_breaker.enabled);
+        EXPECT_EQ(read.circuit_breaker.consecutive_failures, 3);
+        EXPECT_EQ(read.circuit_breaker.failure_rate, 0.25);
+        EXPECT_EQ(read.circuit_breaker.min_requests, 7);
+        EXPECT_EQ(read.circuit_breaker.window, std::chrono::milliseconds(5000));
+        EXPECT_EQ(read.circuit_breaker.cooldown, std::chrono::milliseconds(2500));
+        EXPECT_EQ(read.retry_budget.fraction, 0.1);
+        EXPECT_EQ(read.retry_budget.min_retries, 1u);
+
+        // Defaults: the providers' (2 retries; 5 faults in a row, 10 s cool-down; 20 %, min 3).
+        auto defaults = from_json(R"({")" + section + R"(": {"kind": "openai"}})");
+        const SpeechResilienceConfig& plain =
+            section == "speech_to_text" ? defaults.speech_to_text.resilience : defaults.text_to_speech.resilience;
+        EXPECT_EQ(plain.max_retries, 2);
+        EXPECT_TRUE(plain.circuit_breaker.enabled);
+        EXPECT_EQ(plain.circuit_breaker.consecutive_failures, 5);
+        EXPECT_EQ(plain.circuit_breaker.cooldown, std::chrono::seconds(10));
+        EXPECT_EQ(plain.retry_budget.fraction, 0.2);
+        EXPECT_EQ(plain.retry_budget.min_retries, 3u);
+        auto none = from_json(R"({")" + section + R"(": {"kind": "openai", "max_retries": 0}})");
+        EXPECT_EQ((section == "speech_to_text" ? none.speech_to_text.resilience : none.text_to_speech.resilience)
+                      .max_retries,
+                  0);
+
+        // Bad values name the key.
+        const std::string openai = R"({")" + section + R"(": {"kind": "openai", )";
+        EXPECT_EQ(error_of(openai + R"("max_retries": 11}})"),
+                  "config error: " + section + ".max_retries: expected an integer >= 0 and <= 10");
+        EXPECT_EQ(error_of(openai + R"("max_retries": -1}})"),
+                  "config error: " + section + ".max_retries: expected an integer >= 0 and <= 10");
+        EXPECT_EQ(error_of(openai + R"("circuit_breaker": {"consecutive_failures": 0}}})"),
+                  "config error: " + section +
+                      ".circuit_breaker.consecutive_failures: expected an integer >= 1 and <= 1000");
+        EXPECT_EQ(error_of(openai + R"("circuit_breaker": {"cooldown": 5}}})"),
+                  "config error: " + section + ".circuit_breaker.cooldown: unknown key (did you mean cooldown_ms?)");
+        EXPECT_EQ(error_of(openai + R"("retry_budget": {"fraction": 1.5}}})"),
+                  "config error: " + section + ".retry_budget.fraction: expected a number >= 0 and <= 1");
+        EXPECT_NE(error_of(openai + R"("circuit_breaker": true}})").find(section + ".circuit_breaker"),
+                  std::string::npos);
+    }
+    // Another kind's use of them is an error, like every kind-specific key.
+    for (const std::string key : {"max_retries", "circuit_breaker", "retry_budget"}) {
+        const std::string value = key == "max_retries" ? "1" : "{}";
+        for (const std::string kind : {"pocketsphinx", "none"})
+            EXPECT_EQ(error_of(R"({"speech_to_text": {"kind": ")" + kind + R"(", ")" + key + R"(": )" + value + "}}"),
+                      "config error: speech_to_text." + key + ": only for speech_to_text.kind \"openai\"");
+        for (const std::string kind : {"espeak", "none"})
+            EXPECT_EQ(error_of(R"({"text_to_speech": {"kind": ")" + kind + R"(", ")" + key + R"(": )" + value + "}}"),
+                      "config error: text_to_speech." + key + ": only for text_to_speech.kind \"openai\"");
+    }
+}
+
 TEST(ConfigVoice, TextToSpeechDefaultsToLocalEspeakWithItsVoice) {
     auto defaults = from_json("{}");
     EXPECT_EQ(defaults.text_to_speech.kind, "espeak");

@@ -1,11 +1,14 @@
-// The pure resilience pieces of the upstream engine (src/upstream/resilience/), driven with
-// explicit times: backoff, the retry budget, the circuit breaker and the pending limit.
+// The pure resilience pieces of every upstream family (src/upstream/resilience/), driven with
+// explicit times: backoff, the retry decision, the retry budget, the circuit breaker and the
+// pending limit.
 #include <gtest/gtest.h>
 
 #include "upstream/resilience/circuit_breaker.hpp"
 #include "upstream/resilience/pending_limit.hpp"
 #include "upstream/resilience/retry_backoff.hpp"
 #include "upstream/resilience/retry_budget.hpp"
+#include "upstream/resilience/retry_decision.hpp"
+#include "upstream/curl_error.hpp"
 
 namespace voxgate::upstream::resilience {
 namespace {
@@ -33,6 +36,112 @@ TEST(RetryBackoff, AServersRetryAfterReplacesTheBackoff) {
     RetryPolicy no_jitter;
     no_jitter.jitter = 0;
     EXPECT_EQ(retry_delay(no_jitter, 1, std::nullopt, random), milliseconds(500));
+}
+
+// decide_retry: one test per branch, each where exactly that reason applies.
+
+RetryPolicy no_jitter_policy() {
+    RetryPolicy policy;  // 250 ms x 2^n
+    policy.jitter = 0;
+    return policy;
+}
+
+FailedAttempt transient_failure() {
+    FailedAttempt attempt;
+    attempt.max_retries = 2;
+    attempt.transient = true;
+    attempt.time_left = std::chrono::seconds(30);
+    return attempt;
+}
+
+TEST(RetryDecision, ATransientFailureWithRetriesAndTimeLeftIsRetriedAfterTheBackoff) {
+    std::minstd_rand random(1);
+    FailedAttempt attempt = transient_failure();
+    auto decision = decide_retry(no_jitter_policy(), attempt, random);
+    EXPECT_TRUE(decision.retry());
+    EXPECT_EQ(decision.verdict, RetryVerdict::retry);
+    EXPECT_EQ(decision.delay, milliseconds(250));
+    attempt.retries_made = 1;  // the second retry waits twice as long
+    EXPECT_EQ(decide_retry(no_jitter_policy(), attempt, random).delay, milliseconds(500));
+}
+
+TEST(RetryDecision, AServersRetryAfterIsTheDelay) {
+    std::minstd_rand random(1);
+    FailedAttempt attempt = transient_failure();
+    attempt.server_delay = milliseconds(1200);
+    const auto decision = decide_retry(RetryPolicy{}, attempt, random);
+    EXPECT_TRUE(decision.retry());
+    EXPECT_EQ(decision.delay, milliseconds(1200));
+}
+
+TEST(RetryDecision, APermanentFailureIsNeverRetried) {
+    std::minstd_rand random(1);
+    FailedAttempt attempt = transient_failure();
+    attempt.transient = false;  // a 400, a TLS verification failure, an exhausted quota
+    const auto decision = decide_retry(RetryPolicy{}, attempt, random);
+    EXPECT_FALSE(decision.retry());
+    EXPECT_EQ(decision.verdict, RetryVerdict::permanent);
+    EXPECT_EQ(decision.delay, milliseconds(0));
+}
+
+TEST(RetryDecision, AfterOutputWasDeliveredNothingIsRetriedWhateverTheFailure) {
+    std::minstd_rand random(1);
+    FailedAttempt attempt = transient_failure();
+    attempt.delivered = true;
+    EXPECT_EQ(decide_retry(RetryPolicy{}, attempt, random).verdict, RetryVerdict::delivered);
+    attempt.transient = false;  // delivered is the first reason: the caller must not move on either
+    EXPECT_EQ(decide_retry(RetryPolicy{}, attempt, random).verdict, RetryVerdict::delivered);
+}
+
+TEST(RetryDecision, UsedRetriesEndTheRetrying) {
+    std::minstd_rand random(1);
+    FailedAttempt attempt = transient_failure();
+    attempt.retries_made = 2;
+    EXPECT_EQ(decide_retry(RetryPolicy{}, attempt, random).verdict, RetryVerdict::exhausted);
+    attempt.retries_made = 0;
+    attempt.max_retries = 0;  // max_retries 0: never
+    EXPECT_EQ(decide_retry(RetryPolicy{}, attempt, random).verdict, RetryVerdict::exhausted);
+}
+
+TEST(RetryDecision, ARetryThatCouldNotStartBeforeTheDeadlineIsNotMade) {
+    std::minstd_rand random(1);
+    FailedAttempt attempt = transient_failure();
+    attempt.time_left = milliseconds(250);  // the delay is 250 ms: nothing left for the attempt
+    EXPECT_EQ(decide_retry(no_jitter_policy(), attempt, random).verdict, RetryVerdict::no_time);
+    attempt.time_left = milliseconds(251);
+    EXPECT_TRUE(decide_retry(no_jitter_policy(), attempt, random).retry());
+    attempt.time_left = -milliseconds(5);  // already past it
+    EXPECT_EQ(decide_retry(no_jitter_policy(), attempt, random).verdict, RetryVerdict::no_time);
+    attempt.time_left = std::chrono::seconds(1);
+    attempt.server_delay = milliseconds(2000);  // the server asks for longer than there is
+    EXPECT_EQ(decide_retry(no_jitter_policy(), attempt, random).verdict, RetryVerdict::no_time);
+}
+
+TEST(RetryDecision, VerdictsHaveStableNames) {
+    EXPECT_EQ(retry_verdict_name(RetryVerdict::retry), "retry");
+    EXPECT_EQ(retry_verdict_name(RetryVerdict::delivered), "delivered");
+    EXPECT_EQ(retry_verdict_name(RetryVerdict::permanent), "permanent");
+    EXPECT_EQ(retry_verdict_name(RetryVerdict::exhausted), "exhausted");
+    EXPECT_EQ(retry_verdict_name(RetryVerdict::no_time), "no_time");
+}
+
+TEST(TransportFailure, ConnectAndLostConnectionsAreTransientTlsVerificationAndOurRefusalsAreNot) {
+    const auto refused = make_error_code(CURLE_COULDNT_CONNECT);
+    const auto dns = make_error_code(CURLE_COULDNT_RESOLVE_HOST);
+    const auto connect_timeout = make_error_code(CURLE_OPERATION_TIMEDOUT);
+    const auto certificate = make_error_code(CURLE_PEER_FAILED_VERIFICATION);
+    const auto reset = make_error_code(CURLE_RECV_ERROR);
+    const auto headers = make_error_code(transfer_errc::response_headers_too_large);
+    EXPECT_EQ(classify_transport_failure(refused), TransportFailure::connect);
+    EXPECT_EQ(classify_transport_failure(dns), TransportFailure::connect);
+    EXPECT_EQ(classify_transport_failure(connect_timeout), TransportFailure::connect);
+    EXPECT_EQ(classify_transport_failure(certificate), TransportFailure::tls_verification);
+    EXPECT_EQ(classify_transport_failure(reset), TransportFailure::connection_lost);
+    EXPECT_EQ(classify_transport_failure(headers), TransportFailure::malformed);
+    EXPECT_TRUE(is_transient(TransportFailure::connect));
+    EXPECT_TRUE(is_transient(TransportFailure::connection_lost));
+    EXPECT_FALSE(is_transient(TransportFailure::tls_verification));
+    EXPECT_FALSE(is_transient(TransportFailure::malformed));
 }
 
 TEST(RetryBudget, AllowsTheMinimumWhateverTheLoad) {
