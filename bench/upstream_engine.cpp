@@ -193,8 +193,7 @@ int main(int argc, char** argv) {
         ProviderConfig demo;
         demo.name = "demo";
         demo.kind = "demo";
-        demo.demo_tokens_per_second = 1e9;  // flat out: only the engine's own work is left
-        demo.demo_first_token_delay = std::chrono::milliseconds(0);
+        demo.options = DemoOptions{1e9, std::chrono::milliseconds(0)};  // flat out: only the engine's own work is left
         Config config;
         config.providers = {demo};
         asio::io_context io;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace voxgate {
@@ -156,9 +157,25 @@ struct SpeechResilienceConfig {
     RetryBudgetConfig retry_budget;
 };
 
+// The options of one provider kind, beside the keys every HTTP kind shares. Each kind's
+// file reads its own (src/upstream/provider_kinds.hpp); another kind's key is a config error.
+struct OpenAiOptions {};  // the shared keys are all it takes
+struct AnthropicOptions {
+    std::string version = "2023-06-01";  // anthropic_version
+    int default_max_tokens = 1024;       // Anthropic requires max_tokens
+};
+// The demo provider answers in-process, with no HTTP: none of the shared keys apply.
+struct DemoOptions {
+    double tokens_per_second = 20;                     // demo_tokens_per_second
+    std::chrono::milliseconds first_token_delay{300};  // demo_first_token_delay_ms
+};
+using ProviderOptions = std::variant<OpenAiOptions, AnthropicOptions, DemoOptions>;
+
 struct ProviderConfig {
     std::string name;                // key in "providers"
-    std::string kind;                // openai | anthropic | demo
+    std::string kind;                // a registered kind: openai | anthropic | demo
+    ProviderOptions options;         // the kind's own; the loader sets the kind's alternative
+    // Shared by the kinds that call HTTP:
     std::string base_url;            // e.g. https://api.openai.com/v1
     std::string api_key_env;         // name of the environment variable holding the key
     std::string api_key_file;        // file whose trimmed content is the key (alternative to api_key_env)
@@ -173,14 +190,17 @@ struct ProviderConfig {
     std::size_t max_pending_requests = 256;
     ProviderTimeouts timeouts;
     std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
-    std::string anthropic_version = "2023-06-01";
-    int default_max_tokens = 1024;   // Anthropic requires max_tokens
-    // demo provider only
-    double demo_tokens_per_second = 20;
-    std::chrono::milliseconds demo_first_token_delay{300};
+
+    // The kind's options, or the defaults when a hand-built config holds another kind's.
+    template <class Options>
+    const Options& options_or_defaults() const {
+        static const Options defaults;
+        const Options* own = std::get_if<Options>(&options);
+        return own != nullptr ? *own : defaults;
+    }
 
     // A provider that names an api_key_env whose variable is unset cannot be used.
-    bool usable() const { return kind == "demo" || api_key_env.empty() || !api_key.empty(); }
+    bool usable() const { return api_key_env.empty() || !api_key.empty(); }
 };
 
 // Speech-to-text for committed input audio (README "Voice input"). `pocketsphinx` recognises

@@ -23,81 +23,14 @@
 
 #include "auth/key_digest.hpp"
 #include "config/cli.hpp"
+#include "config/json_section.hpp"
+#include "upstream/provider_kinds.hpp"
 
 namespace voxgate::config {
 
 namespace {
 
 using nlohmann::json;
-
-// ---------------------------------------------------------------------------------------
-// Messages
-
-std::string one_line(std::string_view text) {
-    std::string line(text);
-    std::replace_if(line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-    return line;
-}
-
-std::string in_quotes(std::string_view text) { return "\"" + one_line(text) + "\""; }
-
-// An empty key is shown as "" so that an error about it still names a key path.
-std::string join_path(std::string_view parent, std::string_view key) {
-    if (key.empty()) key = "\"\"";
-    if (parent.empty()) return std::string(key);
-    std::string path(parent);
-    path += '.';
-    path += key;
-    return path;
-}
-
-// Levenshtein distance, for "did you mean" on unknown keys (they are short).
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t above = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
-}
-
-// ---------------------------------------------------------------------------------------
-// Value rules, shared by the file, the environment and the flags so that one bad value
-// reads the same wherever it came from.
-
-struct IntRange {
-    std::int64_t min;
-    std::int64_t max;
-    bool max_is_documented;  // false: max is only the C++ type's limit, named only when hit
-};
-
-constexpr IntRange at_least(std::int64_t min) {
-    return {min, std::numeric_limits<std::int64_t>::max(), false};
-}
-constexpr IntRange int_at_least(std::int64_t min) { return {min, INT_MAX, false}; }
-constexpr IntRange between(std::int64_t min, std::int64_t max) { return {min, max, true}; }
-
-// Durations are capped so that later conversions to nanoseconds cannot overflow.
-constexpr std::int64_t max_seconds = 86'400;          // one day
-constexpr std::int64_t max_milliseconds = 86'400'000;  // one day
-
-std::string expected_integer(const IntRange& range, bool above_max) {
-    std::string text = "expected an integer >= " + std::to_string(range.min);
-    if (range.max_is_documented || above_max) text += " and <= " + std::to_string(range.max);
-    return text;
-}
-
-std::int64_t checked_integer(std::int64_t value, const IntRange& range, std::string_view where) {
-    if (value < range.min) throw ConfigError(where, expected_integer(range, false));
-    if (value > range.max) throw ConfigError(where, expected_integer(range, true));
-    return value;
-}
 
 // Text from the environment or a flag: decimal digits, optionally a leading '-', nothing else.
 std::int64_t integer_from_text(std::string_view text, const IntRange& range, std::string_view where) {
@@ -112,43 +45,11 @@ std::int64_t integer_from_text(std::string_view text, const IntRange& range, std
     return checked_integer(value, range, where);
 }
 
-std::int64_t integer_from_json(const json& value, const IntRange& range, std::string_view where) {
-    if (value.is_number_unsigned()) {
-        const auto unsigned_value = value.get<std::uint64_t>();
-        if (unsigned_value > static_cast<std::uint64_t>(range.max)) {
-            throw ConfigError(where, expected_integer(range, true));
-        }
-        return checked_integer(static_cast<std::int64_t>(unsigned_value), range, where);
-    }
-    if (value.is_number_integer()) return checked_integer(value.get<std::int64_t>(), range, where);
-    throw ConfigError(where, expected_integer(range, false));
-}
-
 constexpr std::array<std::string_view, 3> speech_to_text_kinds{"pocketsphinx", "openai", "none"};
 constexpr std::array<std::string_view, 3> text_to_speech_kinds{"espeak", "openai", "none"};
 constexpr std::array<std::string_view, 7> log_levels{"trace", "debug", "info", "warn",
                                                      "error", "critical", "off"};
 constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
-constexpr std::array<std::string_view, 3> provider_kinds{"openai", "anthropic", "demo"};
-
-template <std::size_t N>
-std::string one_of(const std::array<std::string_view, N>& choices) {
-    std::string text = "expected one of ";
-    for (std::size_t i = 0; i < N; ++i) {
-        if (i > 0) text += ", ";
-        text += choices[i];
-    }
-    return text;
-}
-
-template <std::size_t N>
-std::string checked_choice(std::string_view value, const std::array<std::string_view, N>& choices,
-                           std::string_view where) {
-    if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
-        throw ConfigError(where, one_of(choices));
-    }
-    return std::string(value);
-}
 
 // "HOST:PORT" with HOST an IPv4 literal, or "[IPv6]:PORT". The listener binds to an
 // address, so host names are refused here rather than failing later at bind time.
@@ -241,131 +142,6 @@ std::string_view trimmed(std::string_view text) {
     return text.substr(first, text.find_last_not_of(space) - first + 1);
 }
 
-// ---------------------------------------------------------------------------------------
-// JSON sections
-
-// One JSON object at one key path. Every key the schema looks up is remembered, so the
-// keys nobody asked for are exactly the unknown ones (usually typos) and are refused.
-class JsonSection {
-public:
-    JsonSection(const json& object, std::string path) : object_(object), path_(std::move(path)) {
-        if (!object_.is_object()) throw ConfigError(path_, "expected an object");
-    }
-
-    const json& object() const { return object_; }
-    const std::string& path() const { return path_; }
-    std::string path_of(std::string_view key) const { return join_path(path_, key); }
-
-    // The value at key, or nullptr when absent.
-    const json* find(std::string_view key) {
-        known_keys_.emplace(key);
-        const auto it = object_.find(key);
-        return it == object_.end() ? nullptr : &*it;
-    }
-
-    template <class Integer>
-    void read_integer(std::string_view key, Integer& out, const IntRange& range) {
-        if (const json* value = find(key)) {
-            out = static_cast<Integer>(integer_from_json(*value, range, path_of(key)));
-        }
-    }
-
-    template <class Duration>
-    void read_duration(std::string_view key, Duration& out, const IntRange& range) {
-        if (const json* value = find(key)) out = Duration(integer_from_json(*value, range, path_of(key)));
-    }
-
-    // Real numbers that must be strictly positive (rates).
-    void read_positive_number(std::string_view key, double& out) {
-        if (const json* value = find(key)) {
-            if (!value->is_number() || value->get<double>() <= 0) {
-                throw ConfigError(path_of(key), "expected a number > 0");
-            }
-            out = value->get<double>();
-        }
-    }
-
-    // Shares: a number in [0, 1].
-    void read_fraction(std::string_view key, double& out) {
-        if (const json* value = find(key)) {
-            if (!value->is_number() || value->get<double>() < 0 || value->get<double>() > 1) {
-                throw ConfigError(path_of(key), "expected a number >= 0 and <= 1");
-            }
-            out = value->get<double>();
-        }
-    }
-
-    void read_bool(std::string_view key, bool& out) {
-        if (const json* value = find(key)) {
-            if (!value->is_boolean()) throw ConfigError(path_of(key), "expected true or false");
-            out = value->get<bool>();
-        }
-    }
-
-    void read_string(std::string_view key, std::string& out) {
-        if (const json* value = find(key)) out = string_at(key, *value);
-    }
-
-    void read_non_empty_string(std::string_view key, std::string& out) {
-        if (const json* value = find(key)) {
-            std::string text = string_at(key, *value);
-            if (text.empty()) throw ConfigError(path_of(key), "expected a non-empty string");
-            out = std::move(text);
-        }
-    }
-
-    template <std::size_t N>
-    void read_choice(std::string_view key, std::string& out, const std::array<std::string_view, N>& choices) {
-        if (const json* value = find(key)) {
-            if (!value->is_string()) throw ConfigError(path_of(key), one_of(choices));
-            out = checked_choice(value->get_ref<const std::string&>(), choices, path_of(key));
-        }
-    }
-
-    std::optional<JsonSection> section(std::string_view key) {
-        if (const json* value = find(key)) return JsonSection(*value, path_of(key));
-        return std::nullopt;
-    }
-
-    // Call after every lookup of this section.
-    void reject_unknown_keys() const {
-        for (const auto& [key, value] : object_.items()) {
-            if (known_keys_.count(key) != 0) continue;
-            if (key == "api_key") {
-                throw ConfigError(path_of(key), "unknown key; keys never go in the config file: name an "
-                                                "environment variable in api_key_env or a file in api_key_file");
-            }
-            std::string problem = "unknown key";
-            if (auto suggestion = closest_known_key(key)) problem += " (did you mean " + *suggestion + "?)";
-            throw ConfigError(path_of(key), problem);
-        }
-    }
-
-private:
-    std::string string_at(std::string_view key, const json& value) const {
-        if (!value.is_string()) throw ConfigError(path_of(key), "expected a string");
-        return value.get<std::string>();
-    }
-
-    std::optional<std::string> closest_known_key(std::string_view unknown) const {
-        std::optional<std::string> best;
-        std::size_t best_distance = 3;  // more than two edits away is no longer a typo
-        for (const auto& known : known_keys_) {
-            // Durations carry their unit in the name: "idle_timeout" means idle_timeout_seconds.
-            if (known.starts_with(std::string(unknown) + "_")) return known;
-            const std::size_t distance = edit_distance(unknown, known);
-            if (distance < best_distance) {
-                best_distance = distance;
-                best = known;
-            }
-        }
-        return best;
-    }
-
-    const json& object_;
-    std::string path_;
-    std::set<std::string, std::less<>> known_keys_;
-};
 
 // ---------------------------------------------------------------------------------------
 // Parsing the document
@@ -585,7 +361,7 @@ void refuse_open_relay(const Config& config) {
     if (config.auth.enabled() || config.auth.allow_unauthenticated || is_loopback_host(config.server.listen_host))
         return;
     for (const auto& provider : config.providers) {
-        if (provider.kind == "demo" || provider.api_key.empty()) continue;
+        if (provider.api_key.empty()) continue;
         throw ConfigError("auth.mode", "is \"none\" while server.listen (" + config.server.listen_host +
                                            ") is not a loopback address and provider " + in_quotes(provider.name) +
                                            " has an API key: anyone reaching the port would spend it. Set auth.mode "
@@ -849,18 +625,13 @@ void read_metrics(JsonSection section, MetricsConfig& metrics, const Environment
     }
 }
 
-ProviderConfig read_provider(const std::string& name, const json& value, const Environment& env) {
-    JsonSection section(value, join_path("providers", name));
-    if (!is_provider_name(name)) {
-        throw ConfigError(section.path(), "expected a provider name of letters, digits, '_' and '-'");
-    }
-    ProviderConfig provider;
-    provider.name = name;
+// The keys every kind that calls HTTP shares; a local kind (the demo) takes none of them.
+constexpr std::array<std::string_view, 11> http_provider_keys{
+    "base_url",        "api_key_env",  "api_key_file", "model",   "ca_file",
+    "max_retries",     "timeouts",     "circuit_breaker", "retry_budget", "headers",
+    "max_pending_requests"};
 
-    if (section.find("kind") == nullptr) {
-        throw ConfigError(section.path_of("kind"), "missing; " + one_of(provider_kinds));
-    }
-    section.read_choice("kind", provider.kind, provider_kinds);
+void read_http_provider_keys(JsonSection& section, ProviderConfig& provider, const Environment& env) {
     section.read_string("base_url", provider.base_url);
     read_key_env(section, provider.api_key_env);
     section.read_non_empty_string("api_key_file", provider.api_key_file);
@@ -872,21 +643,48 @@ ProviderConfig read_provider(const std::string& name, const json& value, const E
     if (auto budget = section.section("retry_budget")) read_retry_budget(*budget, provider.retry_budget);
     section.read_integer("max_pending_requests", provider.max_pending_requests, between(1, 1000000));
     if (auto headers = section.section("headers")) read_headers(*headers, provider.headers);
-    section.read_non_empty_string("anthropic_version", provider.anthropic_version);
-    section.read_integer("default_max_tokens", provider.default_max_tokens, int_at_least(1));
-    section.read_positive_number("demo_tokens_per_second", provider.demo_tokens_per_second);
-    section.read_duration("demo_first_token_delay_ms", provider.demo_first_token_delay,
-                          between(0, max_milliseconds));
-    section.reject_unknown_keys();
-
-    if (provider.kind != "demo") {
-        if (provider.base_url.empty()) {
-            throw ConfigError(section.path_of("base_url"), "missing; required for kind " + provider.kind);
-        }
+    if (provider.base_url.empty()) {
+        throw ConfigError(section.path_of("base_url"), "missing; required for kind " + provider.kind);
     }
-    if (!provider.base_url.empty()) check_http_base_url(section, provider.base_url);
+    check_http_base_url(section, provider.base_url);
     if (!provider.ca_file.empty()) require_readable_file(provider.ca_file, section.path_of("ca_file"));
     resolve_api_key(provider, section.path(), env);
+}
+
+// The shared keys, then the kind's own (read by the kind's file); a key of another kind,
+// or an HTTP key on a local kind, is named as such rather than as a typo.
+ProviderConfig read_provider(const std::string& name, const json& value, const Environment& env) {
+    JsonSection section(value, join_path("providers", name));
+    if (!is_provider_name(name)) {
+        throw ConfigError(section.path(), "expected a provider name of letters, digits, '_' and '-'");
+    }
+    ProviderConfig provider;
+    provider.name = name;
+
+    const json* kind_value = section.find("kind");
+    const std::string expected_kinds = "expected one of " + upstream::provider_kind_names();
+    if (kind_value == nullptr) throw ConfigError(section.path_of("kind"), "missing; " + expected_kinds);
+    const upstream::ProviderKind* kind =
+        kind_value->is_string() ? upstream::find_provider_kind(kind_value->get_ref<const std::string&>()) : nullptr;
+    if (kind == nullptr) throw ConfigError(section.path_of("kind"), expected_kinds);
+    provider.kind = std::string(kind->name);
+
+    for (const upstream::ProviderKind* other : upstream::provider_kinds()) {
+        if (other == kind) continue;
+        for (std::string_view key : other->own_keys)
+            if (section.find(key) != nullptr)
+                throw ConfigError(section.path_of(key), "only for kind \"" + std::string(other->name) + "\"");
+    }
+    if (kind->calls_http()) {
+        read_http_provider_keys(section, provider, env);
+    } else {
+        for (std::string_view key : http_provider_keys)
+            if (section.find(key) != nullptr)
+                throw ConfigError(section.path_of(key), "not for kind \"" + provider.kind +
+                                                            "\": it answers in-process, with no HTTP and no key");
+    }
+    kind->read_options(section, provider);
+    section.reject_unknown_keys();
     return provider;
 }
 
@@ -939,7 +737,7 @@ void require_a_usable_provider_per_route(const Config& config) {
             const auto provider = std::find_if(config.providers.begin(), config.providers.end(),
                                                [&](const ProviderConfig& p) { return p.name == name; });
             if (provider == config.providers.end()) continue;
-            if (provider->kind == "demo" || provider->usable()) {
+            if (provider->usable()) {
                 usable = true;
                 break;
             }
@@ -960,7 +758,8 @@ void require_a_usable_provider_per_route(const Config& config) {
 void set_default_providers(Config& config) {
     ProviderConfig demo;
     demo.name = "demo";
-    demo.kind = "demo";
+    demo.kind = upstream::demo_kind.name;
+    demo.options = DemoOptions{};
     config.providers = {demo};
     config.routes = {{"*", {"demo"}}};
 }
@@ -1154,7 +953,7 @@ std::string describe_providers(const Config& config) {
     for (const auto& provider : config.providers) {
         if (!text.empty()) text += "; ";
         text += provider.name + " (" + provider.kind;
-        if (provider.kind == "demo") {
+        if (upstream::answers_locally(provider)) {
             text += ", built-in canned replies)";
             continue;
         }

@@ -16,6 +16,7 @@
 #include "speech/espeak_text_to_speech.hpp"
 #include "speech/openai_speech_to_text.hpp"
 #include "speech/openai_text_to_speech.hpp"
+#include "upstream/provider_kinds.hpp"
 #include "upstream/upstream_engine.hpp"
 
 namespace voxgate::server {
@@ -140,7 +141,7 @@ bool serves_only_demo(const Config& config) {
     for (const auto& [model, providers] : config.routes)
         for (const auto& name : providers)
             for (const auto& provider : config.providers)
-                if (provider.name == name && provider.usable() && provider.kind != "demo") return false;
+                if (provider.name == name && provider.usable() && !upstream::answers_locally(provider)) return false;
     return true;
 }
 
@@ -185,7 +186,7 @@ void log_provider_warnings(const Config& config) {
         bool any_usable = false;
         for (const auto& name : providers)
             for (const auto& provider : config.providers)
-                if (provider.name == name && provider.usable() && provider.kind != "demo") any_usable = true;
+                if (provider.name == name && provider.usable() && !upstream::answers_locally(provider)) any_usable = true;
         if (!any_usable)
             spdlog::warn("DEMO MODE: route \"{}\" is served by the built-in demo provider (canned replies, no "
                          "model): no real provider with an API key is configured for it.",

@@ -100,13 +100,7 @@ public:
 
 std::unique_ptr<ProviderCodec> make_openai_codec();     // providers/openai.cpp
 std::unique_ptr<ProviderCodec> make_anthropic_codec();  // providers/anthropic.cpp
-
-// "openai" | "anthropic"; nullptr for any other kind (the demo provider has no codec).
-inline std::unique_ptr<ProviderCodec> make_codec(std::string_view kind) {
-    if (kind == "openai") return make_openai_codec();
-    if (kind == "anthropic") return make_anthropic_codec();
-    return nullptr;
-}
+// (provider_kinds.hpp finds a kind's codec by name.)
 
 // Statuses worth another attempt (openai-node and the Anthropic SDK agree): timeout,
 // conflict, rate limit, server errors, and Anthropic's 529 overloaded.

@@ -9,16 +9,19 @@ RouteTable::RouteTable(const Config& config) {
     for (std::size_t i = 0; i < config.providers.size(); ++i) {
         auto provider = std::make_unique<RoutedProvider>();
         provider->config = config.providers[i];
-        provider->codec = make_codec(provider->config.kind);
+        provider->kind = find_provider_kind(provider->config.kind);
+        if (provider->kind != nullptr && provider->kind->calls_http()) provider->codec = provider->kind->make_codec();
         provider->metrics_index = i;
         provider->slot = i;
-        if (demo_ == nullptr && provider->is_demo()) demo_ = provider.get();
+        if (demo_ == nullptr && provider->kind == &demo_kind) demo_ = provider.get();
         providers_.push_back(std::move(provider));
     }
     if (demo_ == nullptr) {
         auto builtin = std::make_unique<RoutedProvider>();
         builtin->config.name = "demo";
-        builtin->config.kind = "demo";
+        builtin->config.kind = demo_kind.name;
+        builtin->config.options = DemoOptions{};
+        builtin->kind = &demo_kind;
         builtin->slot = providers_.size();
         demo_ = builtin.get();
         providers_.push_back(std::move(builtin));
@@ -34,9 +37,9 @@ RouteTable::RouteTable(const Config& config) {
         std::vector<const RoutedProvider*> route;
         for (const std::string& name : names) {
             const RoutedProvider* provider = find(name);
-            // The loader rejects unknown names; an unknown kind has no codec and cannot be called.
-            if (provider == nullptr || !provider->config.usable()) continue;
-            if (!provider->is_demo() && provider->codec == nullptr) continue;
+            // The loader rejects unknown names and kinds; a hand-built config's unknown kind
+            // cannot be called.
+            if (provider == nullptr || provider->kind == nullptr || !provider->config.usable()) continue;
             route.push_back(provider);
         }
         routes_.emplace(model, std::move(route));  // kept when empty: it still claims the model

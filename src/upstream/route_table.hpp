@@ -5,7 +5,7 @@
 //   providers that are not usable() (their API key variable is unset) are dropped;
 //   a route that ends up empty, or no matching route at all, is served by the demo
 //   provider: the configured one of kind "demo" if there is one (its pacing settings),
-//   else a built-in one with the defaults of ProviderConfig.
+//   else a built-in one with the defaults of DemoOptions.
 // A route is therefore never empty. Lookups allocate nothing.
 #include <cstddef>
 #include <functional>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "upstream/provider_codec.hpp"
+#include "upstream/provider_kinds.hpp"
 #include "voxgate/config.hpp"
 
 namespace voxgate::upstream {
@@ -25,11 +26,13 @@ namespace voxgate::upstream {
 // One provider the engine can call: its settings, its codec and where its metrics live.
 struct RoutedProvider {
     ProviderConfig config;
-    std::unique_ptr<ProviderCodec> codec;      // null for kind "demo" (no HTTP)
+    const ProviderKind* kind = nullptr;        // null for a kind nobody registered (hand-built configs)
+    std::unique_ptr<ProviderCodec> codec;      // HTTP kinds only
     std::optional<std::size_t> metrics_index;  // index in Config::providers; none for the built-in demo
     std::size_t slot = 0;                      // index in RouteTable::providers()
 
-    bool is_demo() const { return config.kind == "demo"; }
+    // Replies are made in-process (LocalReply), not over HTTP.
+    bool answers_locally() const { return kind != nullptr && !kind->calls_http(); }
     const std::string& name() const { return config.name; }
 };
 

@@ -12,7 +12,7 @@
 
 #include "metrics/shard_metrics.hpp"
 #include "upstream/curl_error.hpp"
-#include "upstream/demo_stream.hpp"
+#include "upstream/local_reply.hpp"
 #include "upstream/public_error.hpp"
 #include "upstream/redaction.hpp"
 #include "upstream/sse_parser.hpp"
@@ -111,7 +111,7 @@ public:
         phase_ = Phase::done;
         release_attempt();  // a cancel is no verdict on the provider
         // Only the transfer and the timer go now: a view the observer holds during the
-        // callback that cancelled may point into the decoder, the parser or the demo script.
+        // callback that cancelled may point into the decoder, the parser or a local reply.
         transfer_.reset();
         timer_.cancel();
     }
@@ -132,7 +132,7 @@ public:
         paused_ = true;
         paused_since_ = Clock::now();
         if (transfer_) transfer_->pause();
-        if (demo_) demo_->pause(paused_since_);
+        if (local_) local_->pause(paused_since_);
     }
 
     void resume() {
@@ -142,7 +142,7 @@ public:
         // The time spent paused was the consumer's, not the provider's.
         first_token_deadline_ += now - std::max(paused_since_, attempt_started_at_);
         last_body_at_ = now;
-        if (demo_) demo_->resume(now);
+        if (local_) local_->resume(now);
         if (transfer_ && transfer_->paused()) {
             // curl may hand over held-back bytes inside Transfer::resume: never call the
             // observer from inside its own resume().
@@ -236,7 +236,7 @@ private:
         error_body,    // a non-2xx head arrived: collecting its body for classify_error
         streaming,     // a 2xx head arrived: SSE -> decoder -> observer
         backing_off,   // waiting to retry the same provider
-        demo,          // playing the demo script
+        local,         // playing a reply made in-process (a local kind: the demo)
         done,          // on_done delivered or cancelled: nothing more, ever
     };
     enum class Limit : std::uint8_t { first_token, idle, total };
@@ -261,9 +261,9 @@ private:
         const RoutedProvider& target = provider();
         const auto now = Clock::now();
         total_deadline_ = started_at_ + target.config.timeouts.total;
-        if (target.is_demo()) {
+        if (target.answers_locally()) {
             release_retry_slot();
-            return begin_demo(now);
+            return begin_local(now);
         }
         if (UpstreamError refusal; !admit_attempt(refusal)) {
             release_retry_slot();
@@ -591,8 +591,8 @@ private:
         switch (phase_) {
         case Phase::backing_off:
             return retry_at_;
-        case Phase::demo:
-            return demo_->next_due();
+        case Phase::local:
+            return local_->next_due();
         case Phase::waiting_head:
         case Phase::error_body:
         case Phase::streaming: {
@@ -631,8 +631,8 @@ private:
         case Phase::backing_off:
             if (now >= retry_at_) return begin_attempt();
             break;
-        case Phase::demo:
-            return play_demo(now);
+        case Phase::local:
+            return play_local(now);
         case Phase::waiting_head:
         case Phase::error_body:
         case Phase::streaming:
@@ -648,34 +648,34 @@ private:
         arm_timer();
     }
 
-    // The demo provider ----------------------------------------------------------------
+    // A local kind's reply (the demo provider) -----------------------------------------
 
-    void begin_demo(Clock::time_point now) {
-        demo_.emplace(request_, provider().config, now);
-        if (paused_) demo_->pause(now);
-        phase_ = Phase::demo;
+    void begin_local(Clock::time_point now) {
+        local_ = provider().kind->make_local_reply(request_, provider().config, now);
+        if (paused_) local_->pause(now);
+        phase_ = Phase::local;
         arm_timer();
     }
 
-    void play_demo(Clock::time_point now) {
-        while (const auto token = demo_->take_due(now)) {
+    void play_local(Clock::time_point now) {
+        while (const auto token = local_->take_due(now)) {
             if (!first_byte_reported_) {
                 first_byte_reported_ = true;
                 observer_->on_upstream_first_byte(provider().name());
-                if (phase_ != Phase::demo) return;
+                if (phase_ != Phase::local) return;
             }
             body_arrived_at_ = now;
-            if (!report_first_content(Phase::demo)) return;
+            if (!report_first_content(Phase::local)) return;
             content_seen_ = true;
             observer_->on_text_delta(*token);
-            if (phase_ != Phase::demo) return;
+            if (phase_ != Phase::local) return;
         }
-        if (!demo_->finished()) return arm_timer();
-        observer_->on_usage(demo_->usage());
-        if (phase_ != Phase::demo) return;
+        if (!local_->finished()) return arm_timer();
+        observer_->on_usage(local_->usage());
+        if (phase_ != Phase::local) return;
         finish_reason_ = FinishReason::stop;
         observer_->on_finish(finish_reason_);
-        if (phase_ != Phase::demo) return;
+        if (phase_ != Phase::local) return;
         deliver_completion();
     }
 
@@ -751,9 +751,9 @@ private:
     std::string error_body_;
     std::string retry_after_;
     std::string retry_after_ms_;
-    std::optional<DemoStream> demo_;
+    std::unique_ptr<LocalReply> local_;
 
-    resilience::ProviderGuard* guard_ = nullptr;        // of the attempt in flight; null for none or demo
+    resilience::ProviderGuard* guard_ = nullptr;        // of the attempt in flight; null for none or a local reply
     resilience::ProviderGuard* retry_guard_ = nullptr;  // whose retry budget granted the retry under way
     bool holds_pending_ = false;
     bool holds_active_ = false;

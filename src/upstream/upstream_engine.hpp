@@ -66,7 +66,7 @@
 // Metrics (when given): per attempt providers[i].requests{code} (0 = no HTTP status:
 // transport failure or timeout before the head); first_byte_seconds per attempt whose
 // 2xx body started (attempt start -> first body byte); upstream_retries per retry;
-// upstream_fallbacks per switch to the next provider. The demo provider is not counted.
+// upstream_fallbacks per switch to the next provider. A local kind (the demo) is not counted.
 #include <chrono>
 #include <cstddef>
 #include <memory>

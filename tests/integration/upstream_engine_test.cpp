@@ -166,8 +166,7 @@ ProviderConfig demo_provider(double tokens_per_second = 500, std::chrono::millis
     ProviderConfig provider;
     provider.name = "demo";
     provider.kind = "demo";
-    provider.demo_tokens_per_second = tokens_per_second;
-    provider.demo_first_token_delay = first_delay;
+    provider.options = DemoOptions{tokens_per_second, first_delay};
     return provider;
 }
 
@@ -948,8 +947,8 @@ TEST(RouteTable, EmptyRoutesUseTheConfiguredDemoProviderSettings) {
 
     const RoutedProvider& chosen = *routes.route_for("gpt-4o").front();
     EXPECT_EQ(chosen.name(), "my-demo");
-    EXPECT_EQ(chosen.config.demo_tokens_per_second, 7);
-    EXPECT_EQ(chosen.config.demo_first_token_delay, 123ms);
+    EXPECT_EQ(chosen.config.options_or_defaults<DemoOptions>().tokens_per_second, 7);
+    EXPECT_EQ(chosen.config.options_or_defaults<DemoOptions>().first_token_delay, 123ms);
     EXPECT_EQ(chosen.metrics_index, 0u);
 }
 

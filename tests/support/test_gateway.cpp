@@ -37,8 +37,7 @@ Config test_config() {
     ProviderConfig demo;
     demo.name = "demo";
     demo.kind = "demo";
-    demo.demo_tokens_per_second = 1000;
-    demo.demo_first_token_delay = std::chrono::milliseconds(1);
+    demo.options = DemoOptions{1000, std::chrono::milliseconds(1)};
     config.providers.push_back(demo);
     config.routes["*"] = {"demo"};
     return config;

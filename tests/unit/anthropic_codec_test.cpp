@@ -66,8 +66,7 @@ ProviderConfig anthropic_config() {
     config.base_url = "https://api.anthropic.com";
     config.api_key = "sk-ant-test";
     config.model = "claude-sonnet-4-5";
-    config.anthropic_version = "2023-06-01";
-    config.default_max_tokens = 1024;
+    config.options = AnthropicOptions{"2023-06-01", 1024};
     config.headers = {{"anthropic-beta", "feature-x"}};
     return config;
 }

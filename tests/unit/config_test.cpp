@@ -2,6 +2,7 @@
 // precedence of flags over environment over file, key resolution and the CLI.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <map>
 #include <string>
 #include <unistd.h>
+#include <variant>
 #include <vector>
 
 #include "config/cli.hpp"
@@ -252,11 +254,13 @@ TEST(ConfigFile, ReadsEverySection) {
     EXPECT_EQ(local->headers.size(), 2u);
     EXPECT_TRUE(local->usable());  // no key configured: a local server that needs none
     const ProviderConfig* claude = find_provider(config, "claude");
-    EXPECT_EQ(claude->anthropic_version, "2024-01-01");
-    EXPECT_EQ(claude->default_max_tokens, 512);
+    ASSERT_TRUE(std::holds_alternative<AnthropicOptions>(claude->options));
+    EXPECT_EQ(std::get<AnthropicOptions>(claude->options).version, "2024-01-01");
+    EXPECT_EQ(std::get<AnthropicOptions>(claude->options).default_max_tokens, 512);
     const ProviderConfig* canned = find_provider(config, "canned");
-    EXPECT_DOUBLE_EQ(canned->demo_tokens_per_second, 100);
-    EXPECT_EQ(canned->demo_first_token_delay, std::chrono::milliseconds(0));
+    ASSERT_TRUE(std::holds_alternative<DemoOptions>(canned->options));
+    EXPECT_DOUBLE_EQ(std::get<DemoOptions>(canned->options).tokens_per_second, 100);
+    EXPECT_EQ(std::get<DemoOptions>(canned->options).first_token_delay, std::chrono::milliseconds(0));
     EXPECT_EQ(config.routes.at("*"), (std::vector<std::string>{"claude", "local"}));
     EXPECT_EQ(config.routes.at("llama"), std::vector<std::string>{"local"});
 }
@@ -295,7 +299,7 @@ TEST(ConfigErrors, UnknownKeyAtTopLevel) {
 TEST(ConfigErrors, UnknownKeyNested) {
     EXPECT_EQ(error_of(R"({"limits": {"max_mesage_bytes": 2048}})"),
               "config error: limits.max_mesage_bytes: unknown key (did you mean max_message_bytes?)");
-    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "demo", "timeouts": {"connect": 5}}}})"),
+    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "openai", "base_url": "https://x", "timeouts": {"connect": 5}}}})"),
               "config error: providers.p.timeouts.connect: unknown key (did you mean connect_ms?)");
 }
 
@@ -379,7 +383,7 @@ TEST(ConfigErrors, OutOfRange) {
               "config error: server.threads: expected an integer >= 0 and <= 1024");
     EXPECT_EQ(error_of(R"({"limits": {"max_events_per_second": 0}})"),
               "config error: limits.max_events_per_second: expected a number > 0");
-    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "demo", "max_retries": 11}}})"),
+    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "openai", "base_url": "https://x", "max_retries": 11}}})"),
               "config error: providers.p.max_retries: expected an integer >= 0 and <= 10");
     EXPECT_EQ(error_of(R"({"sessions": {"max_output_tokens": 3000000000}})"),
               "config error: sessions.max_output_tokens: expected an integer >= 1 and <= 2147483647");
@@ -422,11 +426,43 @@ TEST(ConfigErrors, ProviderShape) {
     EXPECT_EQ(error_of(R"({"providers": {"my provider": {"kind": "demo"}}})"),
               "config error: providers.my provider: expected a provider name of letters, digits, '_' and '-'");
     EXPECT_EQ(error_of(R"({"providers": {}})"), "config error: providers: expected at least one provider");
-    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "demo", "headers": {"Bad Name": "v"}}}})"),
+    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "openai", "base_url": "https://x", "headers": {"Bad Name": "v"}}}})"),
               "config error: providers.p.headers.Bad Name: expected an HTTP header name (letters, digits, "
               "!#$%&'*+-.^_`|~)");
-    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "demo", "headers": {"X-A": "v\r\nX-B: w"}}}})"),
+    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "openai", "base_url": "https://x", "headers": {"X-A": "v\r\nX-B: w"}}}})"),
               "config error: providers.p.headers.X-A: expected a value without line breaks or NUL");
+}
+
+// Each kind reads its own keys (upstream/provider_kinds.hpp): another kind's key, or an
+// HTTP key on the in-process demo, is named for what it is, not taken for a typo.
+TEST(ConfigErrors, EachProviderKindTakesOnlyItsOwnKeys) {
+    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "openai", "base_url": "https://x", "anthropic_version": "v"}}})"),
+              "config error: providers.p.anthropic_version: only for kind \"anthropic\"");
+    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "anthropic", "base_url": "https://x", "demo_tokens_per_second": 5}}})"),
+              "config error: providers.p.demo_tokens_per_second: only for kind \"demo\"");
+    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "demo", "default_max_tokens": 5}}})"),
+              "config error: providers.p.default_max_tokens: only for kind \"anthropic\"");
+    for (const std::string key : {"base_url", "api_key_env", "model", "max_retries", "timeouts", "headers"}) {
+        EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "demo", ")" + key + R"(": 1}}})"),
+                  "config error: providers.p." + key +
+                      ": not for kind \"demo\": it answers in-process, with no HTTP and no key")
+            << key;
+    }
+    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "demo", "demo_tokens_per_secnd": 5}}})"),
+              "config error: providers.p.demo_tokens_per_secnd: unknown key (did you mean demo_tokens_per_second?)");
+    EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": 7}}})"),
+              "config error: providers.p.kind: expected one of openai, anthropic, demo");
+    // Each kind's options land in its own alternative.
+    const Config config = from_json(R"({"providers": {"o": {"kind": "openai", "base_url": "https://x"},
+                                                       "d": {"kind": "demo"}},
+                                        "routes": {"*": ["o", "d"]}})");
+    const auto find = [&](const std::string& name) {
+        return *std::find_if(config.providers.begin(), config.providers.end(),
+                             [&](const ProviderConfig& p) { return p.name == name; });
+    };
+    EXPECT_TRUE(std::holds_alternative<OpenAiOptions>(find("o").options));
+    ASSERT_TRUE(std::holds_alternative<DemoOptions>(find("d").options));
+    EXPECT_DOUBLE_EQ(std::get<DemoOptions>(find("d").options).tokens_per_second, 20);
 }
 
 TEST(ConfigErrors, ApiKeyEnvHoldingAKeyIsRefusedWithoutEchoingIt) {

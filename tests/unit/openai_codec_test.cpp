@@ -408,13 +408,6 @@ TEST(OpenAiErrors, CompatibleServerTopLevelError) {
     EXPECT_EQ(error.message, "model not found");
 }
 
-TEST(ProviderCodecFactory, MakesCodecsByKind) {
-    EXPECT_NE(dynamic_cast<OpenAiCodec*>(make_codec("openai").get()), nullptr);
-    EXPECT_NE(make_codec("anthropic"), nullptr);
-    EXPECT_EQ(make_codec("demo"), nullptr);
-    EXPECT_EQ(make_codec(""), nullptr);
-}
-
 // Request bodies carry conversation text; a broken byte in it must become U+FFFD, not a
 // type_error.316 thrown out of the shard (nlohmann's default dump() is strict).
 TEST(OpenAiRequest, InvalidUtf8InTheConversationIsReplacedNotThrown) {

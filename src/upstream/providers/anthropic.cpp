@@ -1,9 +1,13 @@
 #include "upstream/providers/anthropic.hpp"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "config/json_section.hpp"
+#include "upstream/provider_kinds.hpp"
 
 namespace voxgate::upstream {
 namespace {
@@ -257,7 +261,7 @@ HttpRequestSpec AnthropicCodec::build_request(const ChatRequest& request, const 
     HttpRequestSpec spec;
     spec.url = messages_url(config.base_url);
     if (!config.api_key.empty()) spec.headers.push_back("x-api-key: " + config.api_key);
-    spec.headers.push_back("anthropic-version: " + config.anthropic_version);
+    spec.headers.push_back("anthropic-version: " + config.options_or_defaults<AnthropicOptions>().version);
     spec.headers.emplace_back("content-type: application/json");
     spec.headers.emplace_back("accept: text/event-stream");
     for (const auto& [name, value] : config.headers) spec.headers.push_back(name + ": " + value);
@@ -296,7 +300,7 @@ HttpRequestSpec AnthropicCodec::build_request(const ChatRequest& request, const 
 
     json body = {
         {"model", request.model.empty() ? config.model : request.model},
-        {"max_tokens", request.max_output_tokens.value_or(config.default_max_tokens)},
+        {"max_tokens", request.max_output_tokens.value_or(config.options_or_defaults<AnthropicOptions>().default_max_tokens)},
         {"messages", std::move(turns).to_json()},
         {"stream", true},
     };
@@ -336,5 +340,20 @@ UpstreamError AnthropicCodec::classify_error(int http_status, std::string_view b
 std::unique_ptr<ProviderCodec> make_anthropic_codec() {
     return std::make_unique<AnthropicCodec>();
 }
+
+namespace {
+
+constexpr std::array<std::string_view, 2> anthropic_keys{"anthropic_version", "default_max_tokens"};
+
+void read_anthropic_options(config::JsonSection& section, ProviderConfig& provider) {
+    AnthropicOptions options;
+    section.read_non_empty_string("anthropic_version", options.version);
+    section.read_integer("default_max_tokens", options.default_max_tokens, config::int_at_least(1));
+    provider.options = std::move(options);
+}
+
+}  // namespace
+
+const ProviderKind anthropic_kind{"anthropic", anthropic_keys, read_anthropic_options, make_anthropic_codec, nullptr};
 
 }  // namespace voxgate::upstream

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "upstream/provider_kinds.hpp"
 #include "upstream/providers/openai_chunk.hpp"
 
 namespace voxgate::upstream {
@@ -278,5 +279,11 @@ UpstreamError OpenAiCodec::classify_error(int http_status, std::string_view body
 std::unique_ptr<ProviderCodec> make_openai_codec() {
     return std::make_unique<OpenAiCodec>();
 }
+
+// OpenAI-compatible servers (OpenAI, vLLM, llama.cpp, Ollama, ...) need only the keys every
+// HTTP kind shares.
+const ProviderKind openai_kind{"openai", {},
+                               [](config::JsonSection&, ProviderConfig& provider) { provider.options = OpenAiOptions{}; },
+                               make_openai_codec, nullptr};
 
 }  // namespace voxgate::upstream
