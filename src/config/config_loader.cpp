@@ -658,6 +658,13 @@ ProviderConfig read_provider(const std::string& name, const json& value, const E
     if (!is_provider_name(name)) {
         throw ConfigError(section.path(), "expected a provider name of letters, digits, '_' and '-'");
     }
+    // The speech services' rows in the upstream metric families carry these names as their
+    // provider label (metrics::speech_service_label): a provider named so would share them.
+    if (name == "speech_to_text" || name == "text_to_speech") {
+        throw ConfigError(section.path(), "is reserved: the " + name +
+                                              " service reports under this name in the provider metrics; "
+                                              "choose another provider name");
+    }
     ProviderConfig provider;
     provider.name = name;
 

@@ -426,6 +426,11 @@ TEST(ConfigErrors, ProviderShape) {
     EXPECT_EQ(error_of(R"({"providers": {"my provider": {"kind": "demo"}}})"),
               "config error: providers.my provider: expected a provider name of letters, digits, '_' and '-'");
     EXPECT_EQ(error_of(R"({"providers": {}})"), "config error: providers: expected at least one provider");
+    // The speech services' provider label in the metrics (metrics::speech_service_label).
+    EXPECT_EQ(error_of(R"({"providers": {"text_to_speech": {"kind": "demo"}}})"),
+              "config error: providers.text_to_speech: is reserved: the text_to_speech service reports under this "
+              "name in the provider metrics; choose another provider name");
+    EXPECT_NE(error_of(R"({"providers": {"speech_to_text": {"kind": "demo"}}})").find("is reserved"), std::string::npos);
     EXPECT_EQ(error_of(R"({"providers": {"p": {"kind": "openai", "base_url": "https://x", "headers": {"Bad Name": "v"}}}})"),
               "config error: providers.p.headers.Bad Name: expected an HTTP header name (letters, digits, "
               "!#$%&'*+-.^_`|~)");
