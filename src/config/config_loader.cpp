@@ -763,12 +763,8 @@ void require_a_usable_provider_per_route(const Config& config) {
 // Without a "providers" key a first run still answers: the built-in demo provider
 // serves every model (docs/design.md, "Providers").
 void set_default_providers(Config& config) {
-    ProviderConfig demo;
-    demo.name = "demo";
-    demo.kind = upstream::demo_kind.name;
-    demo.options = DemoOptions{};
-    config.providers = {demo};
-    config.routes = {{"*", {"demo"}}};
+    config.providers = {upstream::builtin_demo_provider()};
+    config.routes = {{"*", {config.providers.front().name}}};
 }
 
 // ---------------------------------------------------------------------------------------

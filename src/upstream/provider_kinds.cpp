@@ -24,6 +24,14 @@ std::string provider_kind_names() {
     return names;
 }
 
+ProviderConfig builtin_demo_provider() {
+    ProviderConfig demo;
+    demo.name = "demo";
+    demo.kind = std::string(demo_kind.name);
+    demo.options = DemoOptions{};
+    return demo;
+}
+
 bool answers_locally(const ProviderConfig& provider) {
     const ProviderKind* kind = find_provider_kind(provider.kind);
     return kind != nullptr && !kind->calls_http();

@@ -50,6 +50,10 @@ const ProviderKind* find_provider_kind(std::string_view name);
 // "openai, anthropic, demo", for errors.
 std::string provider_kind_names();
 
+// The demo provider a config gets when it names none ("demo", DemoOptions defaults): the
+// loader's default providers and the route table's fallback for empty routes.
+ProviderConfig builtin_demo_provider();
+
 // The provider's kind makes its replies in-process: no model, no key, no network (the
 // demo). False for an unknown kind.
 bool answers_locally(const ProviderConfig& provider);

@@ -18,9 +18,7 @@ RouteTable::RouteTable(const Config& config) {
     }
     if (demo_ == nullptr) {
         auto builtin = std::make_unique<RoutedProvider>();
-        builtin->config.name = "demo";
-        builtin->config.kind = demo_kind.name;
-        builtin->config.options = DemoOptions{};
+        builtin->config = builtin_demo_provider();
         builtin->kind = &demo_kind;
         builtin->slot = providers_.size();
         demo_ = builtin.get();

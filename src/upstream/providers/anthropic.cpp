@@ -261,7 +261,8 @@ HttpRequestSpec AnthropicCodec::build_request(const ChatRequest& request, const 
     HttpRequestSpec spec;
     spec.url = messages_url(config.base_url);
     if (!config.api_key.empty()) spec.headers.push_back("x-api-key: " + config.api_key);
-    spec.headers.push_back("anthropic-version: " + config.options_or_defaults<AnthropicOptions>().version);
+    const AnthropicOptions& options = config.options_or_defaults<AnthropicOptions>();
+    spec.headers.push_back("anthropic-version: " + options.version);
     spec.headers.emplace_back("content-type: application/json");
     spec.headers.emplace_back("accept: text/event-stream");
     for (const auto& [name, value] : config.headers) spec.headers.push_back(name + ": " + value);
@@ -300,7 +301,7 @@ HttpRequestSpec AnthropicCodec::build_request(const ChatRequest& request, const 
 
     json body = {
         {"model", request.model.empty() ? config.model : request.model},
-        {"max_tokens", request.max_output_tokens.value_or(config.options_or_defaults<AnthropicOptions>().default_max_tokens)},
+        {"max_tokens", request.max_output_tokens.value_or(options.default_max_tokens)},
         {"messages", std::move(turns).to_json()},
         {"stream", true},
     };
