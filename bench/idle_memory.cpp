@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
         auto port = test::free_port();
         auto started = std::chrono::steady_clock::now();
         test::ChildProcess gateway(
-            {"--config", config_path, "--listen", "127.0.0.1:" + std::to_string(port), "--threads", threads});
+            {"--config", config_path, "--listen", "127.0.0.1:" + std::to_string(port), "--threads", threads}, {},
+            std::nullopt, binary);
         if (!test::wait_healthy(port, 10s)) {
             std::fprintf(stderr, "gateway did not become healthy:\n%s\n", gateway.stderr_text().c_str());
             return 1;
@@ -96,7 +97,7 @@ int main(int argc, char** argv) {
         auto port = test::free_port();
         test::ChildProcess gateway(
             {"--config", config_path, "--listen", "127.0.0.1:" + std::to_string(port), "--threads", threads},
-            {{"VOXGATE_LOG_LEVEL", "warn"}});
+            {{"VOXGATE_LOG_LEVEL", "warn"}}, std::nullopt, binary);
         if (!test::wait_healthy(port, 10s)) return 1;
         {
             // Warm-up: one connection through the whole path, so lazily created state

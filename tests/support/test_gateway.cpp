@@ -162,7 +162,7 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                           const std::optional<std::string>& stdin_text) {
+                           const std::optional<std::string>& stdin_text, std::string binary) {
     char stderr_template[] = "/tmp/voxgate-test-stderr-XXXXXX";
     char stdout_template[] = "/tmp/voxgate-test-stdout-XXXXXX";
     int err_fd = ::mkstemp(stderr_template);
@@ -187,7 +187,6 @@ ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::map<
         ::setpgid(0, 0);
         for (auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
         std::vector<char*> argv;
-        std::string binary = binary_path();
         argv.push_back(binary.data());
         std::vector<std::string> copies(args);
         for (auto& arg : copies) argv.push_back(arg.data());

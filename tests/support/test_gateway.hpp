@@ -74,12 +74,15 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout = std::ch
     return true;
 }
 
+std::string binary_path();  // build/voxgate
+
 // The real binary in a child process.
 class ChildProcess {
 public:
-    // stdin_text: what the child reads on stdin (otherwise it inherits the runner's).
+    // stdin_text: what the child reads on stdin (otherwise it inherits the runner's);
+    // binary: the executable (benchmarks compare builds; tests run build/voxgate).
     ChildProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
-                 const std::optional<std::string>& stdin_text = std::nullopt);
+                 const std::optional<std::string>& stdin_text = std::nullopt, std::string binary = binary_path());
     ~ChildProcess();
 
     int pid() const { return pid_; }
@@ -101,7 +104,6 @@ std::uint16_t free_port();
 // Polls GET /healthz until it answers 200 or the timeout passes.
 bool wait_healthy(std::uint16_t port, std::chrono::milliseconds timeout);
 
-std::string binary_path();  // build/voxgate
 std::string source_dir();   // repository root
 
 }  // namespace voxgate::test
