@@ -7,6 +7,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/exact_allocator.hpp"
 #include "server/shard.hpp"
 #include "server/tls_socket.hpp"
 #include "server/upgrade_admission.hpp"
@@ -121,12 +122,12 @@ void WsConnection<NextLayer>::read_next_message() {
     if (finished_) return;
     // Wait for the next message with a 1-byte read: a pending read into a flat_buffer
     // would allocate its 1.5 KB before the client sends anything.
-    // std::allocator instead of Asio's recycling one: the recycled block left by the
-    // handshake is larger than this wait needs, and an idle connection keeps it for its
-    // whole idle life (docs/design.md, "Memory per idle session").
+    // ExactAllocator, not Asio's recycling one: the recycled block left by the handshake
+    // is larger than this wait needs, and an idle connection keeps it for its whole idle
+    // life (server/exact_allocator.hpp).
     ws_.async_read_some(
         asio::buffer(&first_byte_, 1),
-        asio::bind_allocator(std::allocator<void>{},
+        asio::bind_allocator(ExactAllocator<void>{},
                              contained_handler(this->shared_from_this(), &WsConnection::on_first_byte)));
 }
 
