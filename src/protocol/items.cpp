@@ -64,44 +64,40 @@ std::size_t Item::size_chars() const {
     return size;
 }
 
-namespace {
-OrderedJson empty_as_null(const std::string& text) {
-    if (text.empty()) return nullptr;
-    return text;
-}
-}  // namespace
-
-OrderedJson item_json(const Item& item) {
-    OrderedJson out;
-    out["id"] = item.id;
-    out["object"] = "realtime.item";
-    out["type"] = to_string(item.type);
-    out["status"] = to_string(item.status);
+void write_item(JsonWriter& out, const Item& item) {
+    out.begin_object();
+    out.field("id", item.id);
+    out.field("object", "realtime.item");
+    out.field("type", to_string(item.type));
+    out.field("status", to_string(item.status));
     switch (item.type) {
         case ItemType::message: {
-            out["role"] = to_string(item.role);
-            auto& content = out["content"] = OrderedJson::array();
+            out.field("role", to_string(item.role));
+            out.key("content").begin_array();
             for (const auto& part : item.content) {
-                if (part.type == ContentType::input_audio)
-                    content.push_back({{"type", "input_audio"}, {"transcript", empty_as_null(part.text)}});
-                else if (part.type == ContentType::output_audio)
-                    content.push_back({{"type", "output_audio"}, {"transcript", part.text}});
-                else
-                    content.push_back({{"type", to_string(part.type)}, {"text", part.text}});
+                out.begin_object();
+                if (part.type == ContentType::input_audio) {
+                    out.field("type", "input_audio");
+                    // null until transcribed
+                    out.field("transcript", part.text.empty() ? std::nullopt : std::optional<std::string_view>(part.text));
+                } else if (part.type == ContentType::output_audio) {
+                    out.field("type", "output_audio").field("transcript", part.text);
+                } else {
+                    out.field("type", to_string(part.type)).field("text", part.text);
+                }
+                out.end_object();
             }
+            out.end_array();
             break;
         }
         case ItemType::function_call:
-            out["call_id"] = item.call_id;
-            out["name"] = item.name;
-            out["arguments"] = item.arguments;
+            out.field("call_id", item.call_id).field("name", item.name).field("arguments", item.arguments);
             break;
         case ItemType::function_call_output:
-            out["call_id"] = item.call_id;
-            out["output"] = item.output;
+            out.field("call_id", item.call_id).field("output", item.output);
             break;
     }
-    return out;
+    out.end_object();
 }
 
 namespace {

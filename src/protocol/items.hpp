@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "protocol/json_text.hpp"
+#include "protocol/json_writer.hpp"
 #include "protocol/protocol_error.hpp"
 
 namespace voxgate::protocol {
@@ -67,7 +68,8 @@ struct ItemReference {
 };
 using InputEntry = std::variant<Item, ItemReference>;
 
-OrderedJson item_json(const Item& item);
+// The GA encoding of an item, as every item-carrying server event holds it.
+void write_item(JsonWriter& out, const Item& item);
 
 // Longest client-chosen item id accepted (OpenAI documents 32; a little slack for SDKs).
 inline constexpr std::size_t max_item_id_length = 64;

@@ -10,6 +10,7 @@
 
 #include "protocol/items.hpp"
 #include "protocol/json_text.hpp"
+#include "protocol/json_writer.hpp"
 #include "protocol/protocol_error.hpp"
 
 namespace voxgate::protocol {
@@ -45,8 +46,28 @@ struct RateLimit {
 };
 std::string rate_limits_updated(std::span<const RateLimit> limits);
 
-std::string response_created(const OrderedJson& response);
-std::string response_done(const OrderedJson& response);
+// Writes {"type":...,"event_id":"event_..." and leaves the object open for the event's fields.
+void begin_event(JsonWriter& out, std::string_view type);
+
+// response.created / response.done: `write_response(JsonWriter&)` writes the response object,
+// which only the session layer knows how to fill.
+template <class WriteResponse>
+std::string response_event(std::string_view type, WriteResponse&& write_response) {
+    std::string text;
+    JsonWriter out(text);
+    begin_event(out, type);
+    write_response(out.key("response"));
+    out.end_object();
+    return text;
+}
+template <class WriteResponse>
+std::string response_created(WriteResponse&& write_response) {
+    return response_event("response.created", write_response);
+}
+template <class WriteResponse>
+std::string response_done(WriteResponse&& write_response) {
+    return response_event("response.done", write_response);
+}
 
 // Where an output item sits: the ids every response.* item event repeats.
 struct OutputRef {
@@ -88,7 +109,7 @@ public:
     std::string encode_base64(std::span<const std::uint8_t> bytes) const;
 
 private:
-    DeltaEncoder(std::string_view type, const OrderedJson& fixed_fields);
+    DeltaEncoder(std::string_view type, std::string_view fixed_fields);
     std::string head_;  // {"type":"...","event_id":"
     std::string tail_;  // ",<fixed fields>,"delta":"
 };

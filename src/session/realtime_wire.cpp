@@ -14,38 +14,45 @@ using protocol::OrderedJson;
 using protocol::ResponseStatus;
 
 // The response object as response.created (end null) and response.done carry it.
-OrderedJson response_json(const protocol::ResponseStream& response, ResponseStatus status,
-                          const protocol::ResponseEnd* end) {
+void write_response(protocol::JsonWriter& out, const protocol::ResponseStream& response, ResponseStatus status,
+                    const protocol::ResponseEnd* end) {
     const protocol::ResponseInfo& info = response.info();
-    OrderedJson out;
-    out["id"] = info.id;
-    out["object"] = "realtime.response";
-    out["conversation_id"] = info.conversation_id.empty() ? OrderedJson(nullptr) : OrderedJson(info.conversation_id);
-    out["status"] = to_string(status);
-    OrderedJson details = nullptr;
+    out.begin_object().field("id", info.id).field("object", "realtime.response");
+    out.field("conversation_id", info.conversation_id.empty() ? std::nullopt
+                                                                : std::optional<std::string_view>(info.conversation_id));
+    out.field("status", to_string(status)).key("status_details");
     if (end && (status == ResponseStatus::cancelled || status == ResponseStatus::incomplete ||
                 status == ResponseStatus::failed)) {
-        details = {{"type", to_string(status)}};
-        if (!end->reason.empty()) details["reason"] = end->reason;
-        if (status == ResponseStatus::failed)
-            details["error"] = {{"type", end->error_type.empty() ? "server_error" : end->error_type},
-                                {"code", end->error_code.empty() ? OrderedJson(nullptr) : OrderedJson(end->error_code)}};
+        out.begin_object().field("type", to_string(status));
+        if (!end->reason.empty()) out.field("reason", end->reason);
+        if (status == ResponseStatus::failed) {
+            out.key("error").begin_object();
+            out.field("type", end->error_type.empty() ? std::string_view("server_error") : end->error_type);
+            out.field("code", end->error_code.empty() ? std::nullopt : std::optional<std::string_view>(end->error_code));
+            out.end_object();
+        }
+        out.end_object();
+    } else {
+        out.null();
     }
-    out["status_details"] = std::move(details);
-    auto& output = out["output"] = OrderedJson::array();
-    for (const auto& item : response.output()) output.push_back(protocol::item_json(item));
-    out["output_modalities"] = protocol::output_modalities_json(info.output);
-    out["max_output_tokens"] = protocol::token_limit_json(info.max_output_tokens);
-    out["metadata"] = OrderedJson(info.metadata);
+    out.key("output").begin_array();
+    for (const auto& item : response.output()) protocol::write_item(out, item);
+    out.end_array();
+    out.key("output_modalities").json(protocol::output_modalities_json(info.output));
+    out.key("max_output_tokens").json(protocol::token_limit_json(info.max_output_tokens));
+    out.key("metadata").json(info.metadata);
+    out.key("usage");
     if (end) {
         const protocol::TokenUsage& usage = response.usage();
-        out["usage"] = {{"total_tokens", usage.total_tokens},
-                        {"input_tokens", usage.input_tokens},
-                        {"output_tokens", usage.output_tokens}};
+        out.begin_object()
+            .field("total_tokens", usage.total_tokens)
+            .field("input_tokens", usage.input_tokens)
+            .field("output_tokens", usage.output_tokens)
+            .end_object();
     } else {
-        out["usage"] = nullptr;
+        out.null();
     }
-    return out;
+    out.end_object();
 }
 
 OrderedJson session_json(const Conversation& conversation) {
@@ -86,7 +93,8 @@ void RealtimeWire::forget_encoders(std::size_t output_index) {
 
 void RealtimeWire::response_created(const protocol::ResponseStream& response) {
     encoders_.clear();  // one response at a time: nothing of the last one stays open
-    send(protocol::response_created(response_json(response, ResponseStatus::in_progress, nullptr)));
+    send(protocol::response_created(
+        [&](protocol::JsonWriter& out) { write_response(out, response, ResponseStatus::in_progress, nullptr); }));
 }
 
 void RealtimeWire::output_item_added(std::string_view response_id, std::size_t output_index,
@@ -150,7 +158,7 @@ void RealtimeWire::output_item_done(std::string_view response_id, std::size_t ou
 
 void RealtimeWire::response_done(const protocol::ResponseStream& response, const protocol::ResponseEnd& end) {
     encoders_.clear();
-    send(protocol::response_done(response_json(response, end.status, &end)));
+    send(protocol::response_done([&](protocol::JsonWriter& out) { write_response(out, response, end.status, &end); }));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ void echo(const ClientEvent& event) {
             } else if constexpr (std::is_same_v<Body, ResponseCreate>) {
                 if (body.response.input) {
                     for (const auto& entry : *body.response.input) {
-                        if (const auto* item = std::get_if<Item>(&entry)) check_echo(to_text(item_json(*item)));
+                        if (const auto* item = std::get_if<Item>(&entry)) check_echo(conversation_item_retrieved(*item));
                     }
                 }
             } else if constexpr (std::is_same_v<Body, AudioAppend>) {

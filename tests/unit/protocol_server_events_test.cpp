@@ -64,9 +64,9 @@ TEST(ProtocolServerEvents, ItemEvents) {
     call.status = ItemStatus::in_progress;
     call.call_id = "c";
     call.name = "f";
-    EXPECT_EQ(to_text(item_json(call)),
-              R"({"id":"item_2","object":"realtime.item","type":"function_call","status":"in_progress",)"
-              R"("call_id":"c","name":"f","arguments":""})");
+    EXPECT_EQ(with_fixed_id(conversation_item_retrieved(call)),
+              R"({"type":"conversation.item.retrieved","event_id":"E","item":{"id":"item_2","object":"realtime.item",)"
+              R"("type":"function_call","status":"in_progress","call_id":"c","name":"f","arguments":""}})");
 }
 
 TEST(ProtocolServerEvents, ResponseItemEventsCarryTheirIds) {
