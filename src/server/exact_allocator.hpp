@@ -19,7 +19,8 @@ struct ExactAllocator {
     ExactAllocator(const ExactAllocator<U>&) noexcept {}
 
     T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
-    void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, n * sizeof(T)); }
+    // Unsized: clang builds without -fsized-deallocation have no sized operator delete.
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
 
     template <class U>
     bool operator==(const ExactAllocator<U>&) const noexcept {
